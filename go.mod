@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	connectrpc.com/connect v1.21.1
+	github.com/spf13/cobra v1.10.2
 	google.golang.org/protobuf v1.36.11
 	k8s.io/api v0.33.5
 	k8s.io/apimachinery v0.33.5
@@ -11,6 +12,7 @@ require (
 	k8s.io/client-go v0.33.5
 	kubevirt.io/client-go v1.7.0
 	kubevirt.io/containerized-data-importer-api v1.63.1
+	sigs.k8s.io/yaml v1.4.0
 )
 
 require (
@@ -44,7 +46,6 @@ require (
 	github.com/openshift/custom-resource-status v1.1.2 // indirect
 	github.com/peterbourgon/diskv v2.0.1+incompatible // indirect
 	github.com/pkg/errors v0.9.1 // indirect
-	github.com/spf13/cobra v1.10.2 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
 	github.com/x448/float16 v0.8.4 // indirect
 	github.com/xlab/treeprint v1.2.0 // indirect
@@ -67,7 +68,6 @@ require (
 	sigs.k8s.io/kustomize/kyaml v0.19.0 // indirect
 	sigs.k8s.io/randfill v1.0.0 // indirect
 	sigs.k8s.io/structured-merge-diff/v4 v4.6.0 // indirect
-	sigs.k8s.io/yaml v1.4.0 // indirect
 )
 
 // kubevirt.io/client-go names a kube-openapi version that does not exist;

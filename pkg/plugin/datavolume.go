@@ -1,0 +1,27 @@
+package plugin
+
+import (
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+// NewCmdDataVolume returns `kubectl otterscale datavolume`.
+func NewCmdDataVolume(f *Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "datavolume",
+		Aliases: []string{"dv", "datavolumes", "dvs"},
+		Short:   "Create, list, extend and delete CDI DataVolumes",
+		Long: `Create, list, extend and delete KubeVirt CDI DataVolumes: blank disks, imports from
+an HTTP(S) URL, and clones of existing claims.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(
+		NewCmdCreate(f, streams),
+		NewCmdGet(f, streams, "get"),
+		NewCmdGet(f, streams, "list"),
+		NewCmdDelete(f, streams),
+		NewCmdExtend(f, streams),
+	)
+	return cmd
+}

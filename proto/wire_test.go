@@ -1,0 +1,239 @@
+// Package proto_test pins the wire contract (API.md) against the compiled
+// descriptors, so that an edit to a .proto that would break OtterScale's
+// clients fails here rather than in the field.
+package proto_test
+
+import (
+	"testing"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	_ "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
+	"github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1/instancev1connect"
+	_ "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
+	"github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1/storagev1connect"
+)
+
+type field struct {
+	name   string
+	number protoreflect.FieldNumber
+	kind   string // scalar kind, enum or message full name; "repeated " or "map " prefixed
+}
+
+// The tables below are API.md's, transcribed by hand on purpose: they must
+// not be derived from the descriptors they check.
+var messages = map[string][]field{
+	"otterscale.instance.v1.CreateDataVolumeRequest": {
+		{"scope", 1, "string"}, {"name", 11, "string"}, {"namespace", 12, "string"},
+		{"source", 21, "otterscale.instance.v1.DataVolume.Source"}, {"boot_image", 22, "bool"},
+		{"size_bytes", 31, "int64"},
+	},
+	"otterscale.instance.v1.GetDataVolumeRequest": {
+		{"scope", 1, "string"}, {"namespace", 3, "string"}, {"name", 4, "string"},
+	},
+	"otterscale.instance.v1.DeleteDataVolumeRequest": {
+		{"scope", 1, "string"}, {"namespace", 3, "string"}, {"name", 4, "string"},
+	},
+	"otterscale.instance.v1.ExtendDataVolumeRequest": {
+		{"scope", 1, "string"}, {"namespace", 3, "string"}, {"name", 4, "string"}, {"size_bytes", 11, "int64"},
+	},
+	"otterscale.instance.v1.ListDataVolumesRequest": {
+		{"scope", 1, "string"}, {"namespace", 3, "string"},
+		{"filter", 4, "otterscale.instance.v1.ListDataVolumesRequest.DataVolumeFilter"},
+	},
+	"otterscale.instance.v1.ListDataVolumesResponse": {
+		{"data_volumes", 1, "repeated otterscale.instance.v1.DataVolume"},
+	},
+	"otterscale.instance.v1.DataVolume": {
+		{"name", 1, "string"}, {"namespace", 2, "string"},
+		{"source", 11, "otterscale.instance.v1.DataVolume.Source"}, {"boot_image", 12, "bool"},
+		{"phase", 21, "string"}, {"progress", 22, "string"},
+		{"size_bytes", 31, "int64"}, {"persistent_volume_claim", 32, "otterscale.instance.v1.PersistentVolumeClaim"},
+		{"last_condition", 41, "otterscale.instance.v1.DataVolume.Condition"},
+		{"conditions", 42, "repeated otterscale.instance.v1.DataVolume.Condition"},
+	},
+	"otterscale.instance.v1.DataVolume.Source": {
+		{"type", 1, "otterscale.instance.v1.DataVolume.Source.Type"}, {"data", 2, "string"},
+	},
+	"otterscale.instance.v1.DataVolume.Condition": {
+		{"type", 1, "string"}, {"status", 2, "string"}, {"reason", 3, "string"}, {"message", 4, "string"},
+		{"heartbeat_at", 201, "google.protobuf.Timestamp"}, {"transitioned_at", 202, "google.protobuf.Timestamp"},
+	},
+	"otterscale.instance.v1.PersistentVolumeClaim": {
+		{"name", 1, "string"}, {"status", 2, "string"}, {"access_modes", 3, "repeated string"},
+		{"capacity", 4, "string"}, {"storage_class", 11, "otterscale.instance.v1.StorageClass"},
+		{"created_at", 201, "google.protobuf.Timestamp"},
+	},
+	"otterscale.instance.v1.StorageClass": {
+		{"name", 1, "string"}, {"provisioner", 2, "string"}, {"reclaim_policy", 3, "string"},
+		{"volume_binding_mode", 4, "string"}, {"parameters", 5, "map string"},
+		{"created_at", 201, "google.protobuf.Timestamp"},
+	},
+	"otterscale.storage.v1.CreateImageSnapshotRequest":    snapshotRequest,
+	"otterscale.storage.v1.DeleteImageSnapshotRequest":    snapshotRequest,
+	"otterscale.storage.v1.ProtectImageSnapshotRequest":   snapshotRequest,
+	"otterscale.storage.v1.UnprotectImageSnapshotRequest": snapshotRequest,
+	"otterscale.storage.v1.RollbackImageSnapshotRequest":  snapshotRequest,
+	"otterscale.storage.v1.ListImagesRequest":             {{"scope", 1, "string"}},
+	"otterscale.storage.v1.ListImagesResponse":            {{"images", 1, "repeated otterscale.storage.v1.Image"}},
+	"otterscale.storage.v1.Image.Snapshot": {
+		{"name", 1, "string"}, {"protected", 2, "bool"}, {"quota_bytes", 3, "uint64"}, {"used_bytes", 4, "uint64"},
+	},
+	"otterscale.storage.v1.Image": {
+		{"name", 1, "string"}, {"pool_name", 11, "string"},
+		{"object_size_bytes", 21, "uint64"}, {"stripe_unit_bytes", 22, "uint64"}, {"stripe_count", 23, "uint64"},
+		{"quota_bytes", 31, "uint64"}, {"used_bytes", 32, "uint64"}, {"object_count", 33, "uint64"},
+		{"layering", 41, "bool"}, {"exclusive_lock", 42, "bool"}, {"object_map", 43, "bool"},
+		{"fast_diff", 44, "bool"}, {"deep_flatten", 45, "bool"},
+		{"created_at", 51, "google.protobuf.Timestamp"},
+		{"snapshots", 101, "repeated otterscale.storage.v1.Image.Snapshot"},
+	},
+}
+
+var snapshotRequest = []field{
+	{"scope", 1, "string"}, {"pool_name", 3, "string"}, {"image_name", 4, "string"}, {"snapshot_name", 5, "string"},
+}
+
+func kindOf(fd protoreflect.FieldDescriptor) string {
+	var k string
+	switch {
+	case fd.IsMap():
+		return "map " + fd.MapValue().Kind().String()
+	case fd.Message() != nil:
+		k = string(fd.Message().FullName())
+	case fd.Enum() != nil:
+		k = string(fd.Enum().FullName())
+	default:
+		k = fd.Kind().String()
+	}
+	if fd.IsList() {
+		k = "repeated " + k
+	}
+	return k
+}
+
+func TestFieldNumbers(t *testing.T) {
+	for name, fields := range messages {
+		t.Run(name, func(t *testing.T) {
+			d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name))
+			if err != nil {
+				t.Fatalf("message %s is missing: %v", name, err)
+			}
+			md := d.(protoreflect.MessageDescriptor)
+			for _, f := range fields {
+				fd := md.Fields().ByName(protoreflect.Name(f.name))
+				if fd == nil {
+					t.Errorf("field %s.%s is missing", name, f.name)
+					continue
+				}
+				if fd.Number() != f.number {
+					t.Errorf("field %s.%s is number %d, API.md says %d", name, f.name, fd.Number(), f.number)
+				}
+				if got := kindOf(fd); got != f.kind {
+					t.Errorf("field %s.%s is %s, API.md says %s", name, f.name, got, f.kind)
+				}
+			}
+			// Additions of ours must stay clear of upstream's numbering.
+			for i := 0; i < md.Fields().Len(); i++ {
+				fd := md.Fields().Get(i)
+				known := false
+				for _, f := range fields {
+					known = known || f.number == fd.Number()
+				}
+				if !known && fd.Number() < 100 {
+					t.Errorf("field %s.%s (number %d) is not in API.md: additions must be numbered 100 and above", name, fd.Name(), fd.Number())
+				}
+			}
+			// Every request reserves 2 (upstream's old "facility") after scope.
+			if md.Fields().ByName("scope") != nil && !md.ReservedRanges().Has(2) {
+				t.Errorf("%s does not reserve field number 2", name)
+			}
+		})
+	}
+}
+
+func TestEnums(t *testing.T) {
+	enums := map[string]map[string]protoreflect.EnumNumber{
+		"otterscale.instance.v1.DataVolume.Source.Type": {
+			"BLANK_IMAGE": 0, "HTTP_URL": 1, "EXISTING_PERSISTENT_VOLUME_CLAIM": 2,
+			"TYPE_BLANK_IMAGE": 0, "TYPE_HTTP_URL": 1, "TYPE_EXISTING_PERSISTENT_VOLUME_CLAIM": 2,
+		},
+		"otterscale.instance.v1.ListDataVolumesRequest.DataVolumeFilter": {
+			"ALL": 0, "BOOTABLE": 1, "NON_BOOTABLE": 2,
+		},
+	}
+	for name, values := range enums {
+		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name))
+		if err != nil {
+			t.Fatalf("enum %s is missing: %v", name, err)
+		}
+		ed := d.(protoreflect.EnumDescriptor)
+		for v, n := range values {
+			vd := ed.Values().ByName(protoreflect.Name(v))
+			if vd == nil {
+				t.Errorf("enum value %s.%s is missing", name, v)
+			} else if vd.Number() != n {
+				t.Errorf("enum value %s.%s is %d, API.md says %d", name, v, vd.Number(), n)
+			}
+		}
+	}
+	// The documented spelling is what the server answers with: protojson
+	// writes the first value declared for a number.
+	ed, _ := protoregistry.GlobalFiles.FindDescriptorByName("otterscale.instance.v1.DataVolume.Source.Type")
+	for n, want := range []string{"BLANK_IMAGE", "HTTP_URL", "EXISTING_PERSISTENT_VOLUME_CLAIM"} {
+		if got := ed.(protoreflect.EnumDescriptor).Values().ByNumber(protoreflect.EnumNumber(n)).Name(); string(got) != want {
+			t.Errorf("number %d answers as %s, want the documented %s", n, got, want)
+		}
+	}
+}
+
+func TestProcedures(t *testing.T) {
+	procedures := []struct {
+		got, want, request, response string
+	}{
+		{instancev1connect.InstanceServiceCreateDataVolumeProcedure, "/otterscale.instance.v1.InstanceService/CreateDataVolume", "CreateDataVolumeRequest", "otterscale.instance.v1.DataVolume"},
+		{instancev1connect.InstanceServiceGetDataVolumeProcedure, "/otterscale.instance.v1.InstanceService/GetDataVolume", "GetDataVolumeRequest", "otterscale.instance.v1.DataVolume"},
+		{instancev1connect.InstanceServiceListDataVolumesProcedure, "/otterscale.instance.v1.InstanceService/ListDataVolumes", "ListDataVolumesRequest", "otterscale.instance.v1.ListDataVolumesResponse"},
+		{instancev1connect.InstanceServiceDeleteDataVolumeProcedure, "/otterscale.instance.v1.InstanceService/DeleteDataVolume", "DeleteDataVolumeRequest", "google.protobuf.Empty"},
+		{instancev1connect.InstanceServiceExtendDataVolumeProcedure, "/otterscale.instance.v1.InstanceService/ExtendDataVolume", "ExtendDataVolumeRequest", "google.protobuf.Empty"},
+		{storagev1connect.StorageServiceCreateImageSnapshotProcedure, "/otterscale.storage.v1.StorageService/CreateImageSnapshot", "CreateImageSnapshotRequest", "otterscale.storage.v1.Image.Snapshot"},
+		{storagev1connect.StorageServiceDeleteImageSnapshotProcedure, "/otterscale.storage.v1.StorageService/DeleteImageSnapshot", "DeleteImageSnapshotRequest", "google.protobuf.Empty"},
+		{storagev1connect.StorageServiceProtectImageSnapshotProcedure, "/otterscale.storage.v1.StorageService/ProtectImageSnapshot", "ProtectImageSnapshotRequest", "google.protobuf.Empty"},
+		{storagev1connect.StorageServiceUnprotectImageSnapshotProcedure, "/otterscale.storage.v1.StorageService/UnprotectImageSnapshot", "UnprotectImageSnapshotRequest", "google.protobuf.Empty"},
+		{storagev1connect.StorageServiceRollbackImageSnapshotProcedure, "/otterscale.storage.v1.StorageService/RollbackImageSnapshot", "RollbackImageSnapshotRequest", "google.protobuf.Empty"},
+		{storagev1connect.StorageServiceListImagesProcedure, "/otterscale.storage.v1.StorageService/ListImages", "ListImagesRequest", "otterscale.storage.v1.ListImagesResponse"},
+	}
+	for _, p := range procedures {
+		if p.got != p.want {
+			t.Errorf("procedure %s, API.md says %s", p.got, p.want)
+		}
+		// /pkg.Service/Method -> the method's descriptor.
+		var svc, method string
+		for i := len(p.want) - 1; i > 0; i-- {
+			if p.want[i] == '/' {
+				svc, method = p.want[1:i], p.want[i+1:]
+				break
+			}
+		}
+		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
+		if err != nil {
+			t.Errorf("service %s is missing: %v", svc, err)
+			continue
+		}
+		md := d.(protoreflect.ServiceDescriptor).Methods().ByName(protoreflect.Name(method))
+		if md == nil {
+			t.Errorf("method %s is missing from %s", method, svc)
+			continue
+		}
+		if md.IsStreamingClient() || md.IsStreamingServer() {
+			t.Errorf("%s is streaming; API.md says unary", p.want)
+		}
+		if got := string(md.Input().Name()); got != p.request {
+			t.Errorf("%s takes %s, API.md says %s", p.want, got, p.request)
+		}
+		if got := string(md.Output().FullName()); got != p.response {
+			t.Errorf("%s answers %s, API.md says %s", p.want, got, p.response)
+		}
+	}
+}
