@@ -85,18 +85,18 @@ func (k *Kubeconfig) load(scope string) (*Clients, error) {
 	if scope == "" || scope == current {
 		cfg, err := k.getter.ToRESTConfig()
 		if err != nil {
-			return nil, configError(err)
+			return nil, ConfigError(err)
 		}
 		ns, _, err := loader.Namespace()
 		if err != nil {
-			return nil, configError(err)
+			return nil, ConfigError(err)
 		}
 		return newClients(current, ns, cfg)
 	}
 
 	raw, err := loader.RawConfig()
 	if err != nil {
-		return nil, configError(err)
+		return nil, ConfigError(err)
 	}
 	if _, ok := raw.Contexts[scope]; !ok {
 		return nil, connect.NewError(connect.CodeNotFound,
@@ -105,7 +105,7 @@ func (k *Kubeconfig) load(scope string) (*Clients, error) {
 	cc := clientcmd.NewNonInteractiveClientConfig(raw, scope, &clientcmd.ConfigOverrides{}, nil)
 	cfg, err := cc.ClientConfig()
 	if err != nil {
-		return nil, configError(fmt.Errorf("scope %q: %w", scope, err))
+		return nil, ConfigError(fmt.Errorf("scope %q: %w", scope, err))
 	}
 	// Keep the timeout the user asked for (--request-timeout) for every scope.
 	if def, err := k.getter.ToRESTConfig(); err == nil {
@@ -113,7 +113,7 @@ func (k *Kubeconfig) load(scope string) (*Clients, error) {
 	}
 	ns, _, err := cc.Namespace()
 	if err != nil {
-		return nil, configError(err)
+		return nil, ConfigError(err)
 	}
 	return newClients(scope, ns, cfg)
 }
@@ -126,7 +126,7 @@ func currentContext(loader clientcmd.ClientConfig, getter genericclioptions.REST
 	}
 	raw, err := loader.RawConfig()
 	if err != nil {
-		return "", configError(err)
+		return "", ConfigError(err)
 	}
 	return raw.CurrentContext, nil
 }
@@ -143,19 +143,19 @@ func newClients(context, namespace string, cfg *rest.Config) (*Clients, error) {
 	}
 	httpClient, err := rest.HTTPClientFor(cfg)
 	if err != nil {
-		return nil, configError(err)
+		return nil, ConfigError(err)
 	}
 	core, err := corev1client.NewForConfigAndClient(cfg, httpClient)
 	if err != nil {
-		return nil, configError(err)
+		return nil, ConfigError(err)
 	}
 	storage, err := storagev1client.NewForConfigAndClient(cfg, httpClient)
 	if err != nil {
-		return nil, configError(err)
+		return nil, ConfigError(err)
 	}
 	cdi, err := cdiclient.NewForConfigAndClient(cfg, httpClient)
 	if err != nil {
-		return nil, configError(err)
+		return nil, ConfigError(err)
 	}
 	if namespace == "" {
 		namespace = "default"
@@ -163,9 +163,9 @@ func newClients(context, namespace string, cfg *rest.Config) (*Clients, error) {
 	return &Clients{Context: context, Namespace: namespace, Config: cfg, Core: core, Storage: storage, CDI: cdi}, nil
 }
 
-// configError reports a kubeconfig that cannot be used: there is nothing to
+// ConfigError reports a kubeconfig that cannot be used: there is nothing to
 // retry until the user fixes it, hence failed_precondition.
-func configError(err error) error {
+func ConfigError(err error) error {
 	var ce *connect.Error
 	if errors.As(err, &ce) {
 		return err

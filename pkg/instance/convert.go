@@ -38,7 +38,7 @@ func toDataVolume(dv *cdiv1.DataVolume, pvc *corev1.PersistentVolumeClaim, sc *s
 		msg.AccessMode = firstAccessMode(p.AccessModes)
 		msg.VolumeMode = string(deref(p.VolumeMode))
 	}
-	var newest int = -1
+	newest := -1
 	for i, c := range dv.Status.Conditions {
 		msg.Conditions = append(msg.Conditions, &instancev1.DataVolume_Condition{
 			Type:           string(c.Type),

@@ -76,15 +76,11 @@ func NewCmdCreate(f *Factory, streams genericiooptions.IOStreams) *cobra.Command
 	return cmd
 }
 
-// Complete turns the flags and kubeconfig into the request.
+// Complete turns the flags into the request. The namespace comes from the
+// kubeconfig in Run, so that flag mistakes are reported without reading it.
 func (o *CreateOptions) Complete(_ context.Context, args []string) error {
-	ns, err := o.f.Namespace()
-	if err != nil {
-		return err
-	}
 	o.request = &instancev1.CreateDataVolumeRequest{
 		Name:         args[0],
-		Namespace:    ns,
 		Source:       &instancev1.DataVolume_Source{Type: instancev1.DataVolume_Source_BLANK_IMAGE},
 		BootImage:    o.BootImage,
 		StorageClass: o.StorageClass,
@@ -134,6 +130,11 @@ func (o *CreateOptions) Validate() error {
 
 // Run creates the DataVolume and prints it.
 func (o *CreateOptions) Run(ctx context.Context) error {
+	ns, err := o.f.Namespace()
+	if err != nil {
+		return err
+	}
+	o.request.Namespace = ns
 	resp, err := o.f.Instance().CreateDataVolume(ctx, connect.NewRequest(o.request))
 	if err != nil {
 		return err

@@ -44,16 +44,19 @@ func NewCmdDelete(f *Factory, streams genericiooptions.IOStreams) *cobra.Command
 	}
 }
 
-// Complete resolves the namespace.
+// Complete takes the names.
 func (o *DeleteOptions) Complete(_ context.Context, args []string) error {
 	o.names = args
-	ns, err := o.f.Namespace()
-	o.namespace = ns
-	return err
+	return nil
 }
 
 // Run deletes each DataVolume, going on past failures as kubectl does.
 func (o *DeleteOptions) Run(ctx context.Context) error {
+	ns, err := o.f.Namespace()
+	if err != nil {
+		return err
+	}
+	o.namespace = ns
 	svc := o.f.Instance()
 	var errs []error
 	for _, name := range o.names {

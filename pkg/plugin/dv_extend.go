@@ -49,13 +49,9 @@ func NewCmdExtend(f *Factory, streams genericiooptions.IOStreams) *cobra.Command
 	return cmd
 }
 
-// Complete builds the request.
+// Complete builds the request from the flags.
 func (o *ExtendOptions) Complete(_ context.Context, args []string) error {
-	ns, err := o.f.Namespace()
-	if err != nil {
-		return err
-	}
-	o.request = &instancev1.ExtendDataVolumeRequest{Namespace: ns, Name: args[0]}
+	o.request = &instancev1.ExtendDataVolumeRequest{Name: args[0]}
 	if o.Size != "" {
 		q, err := resource.ParseQuantity(o.Size)
 		if err != nil {
@@ -79,10 +75,15 @@ func (o *ExtendOptions) Validate() error {
 
 // Run extends the claim.
 func (o *ExtendOptions) Run(ctx context.Context) error {
+	ns, err := o.f.Namespace()
+	if err != nil {
+		return err
+	}
+	o.request.Namespace = ns
 	if _, err := o.f.Instance().ExtendDataVolume(ctx, connect.NewRequest(o.request)); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(o.Out, "%s/%s extended to %s\n", dataVolumeResource, o.request.GetName(),
+	_, err = fmt.Fprintf(o.Out, "%s/%s extended to %s\n", dataVolumeResource, o.request.GetName(),
 		resource.NewQuantity(o.request.GetSizeBytes(), resource.BinarySI))
 	return err
 }

@@ -67,17 +67,9 @@ func NewCmdGet(f *Factory, streams genericiooptions.IOStreams, verb string) *cob
 	return cmd
 }
 
-// Complete resolves the namespace.
+// Complete takes the names.
 func (o *GetOptions) Complete(_ context.Context, args []string) error {
 	o.names = args
-	if o.AllNamespaces {
-		return nil
-	}
-	ns, err := o.f.Namespace()
-	if err != nil {
-		return err
-	}
-	o.namespace = ns
 	return nil
 }
 
@@ -97,6 +89,13 @@ func (o *GetOptions) Validate() error {
 
 // Run fetches and prints.
 func (o *GetOptions) Run(ctx context.Context) error {
+	if !o.AllNamespaces {
+		ns, err := o.f.Namespace()
+		if err != nil {
+			return err
+		}
+		o.namespace = ns
+	}
 	svc := o.f.Instance()
 	if len(o.names) == 0 {
 		resp, err := svc.ListDataVolumes(ctx, connect.NewRequest(&instancev1.ListDataVolumesRequest{

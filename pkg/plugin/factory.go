@@ -40,7 +40,7 @@ func (f *Factory) Instance() instancev1connect.InstanceServiceHandler {
 func (f *Factory) Namespace() (string, error) {
 	ns, _, err := f.ConfigFlags.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
-		return "", err
+		return "", cluster.ConfigError(err)
 	}
 	return ns, nil
 }

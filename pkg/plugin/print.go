@@ -84,6 +84,9 @@ func printMessage(w io.Writer, format string, m proto.Message) error {
 
 const dataVolumeResource = "datavolume.cdi.kubevirt.io"
 
+// now is the clock ages are computed against; golden tests fix it.
+var now = time.Now
+
 // printDataVolumes prints DataVolumes in the format asked for. single makes
 // json and yaml print the one DataVolume rather than a list.
 func printDataVolumes(w io.Writer, p PrintFlags, dvs []*instancev1.DataVolume, withNamespace, single bool) error {
@@ -101,7 +104,7 @@ func printDataVolumes(w io.Writer, p PrintFlags, dvs []*instancev1.DataVolume, w
 		}
 		return nil
 	}
-	table := dataVolumeTable(dvs, withNamespace, time.Now())
+	table := dataVolumeTable(dvs, withNamespace, now())
 	printer := printers.NewTablePrinter(printers.PrintOptions{Wide: p.Output == "wide", NoHeaders: p.NoHeaders})
 	return printer.PrintObj(table, w)
 }

@@ -6,6 +6,7 @@ package plugin
 import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
 	// Exec, OIDC and other credential plugins that kubeconfigs name.
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 )

@@ -23,12 +23,8 @@ func NewCmdVersion(streams genericiooptions.IOStreams) *cobra.Command {
 			info := version.Get()
 			switch output {
 			case "":
-				ceph := "without Ceph support (cgo-free build)"
-				if info.Ceph {
-					ceph = "with Ceph support"
-				}
-				_, err := fmt.Fprintf(streams.Out, "kubectl-otterscale %s (commit %s, built %s, %s, %s), %s\n",
-					info.Version, info.Commit, info.Date, info.GoVersion, info.Platform, ceph)
+				_, err := fmt.Fprintf(streams.Out, "kubectl-otterscale %s (commit %s, built %s, %s, %s)\n",
+					info.Version, info.Commit, info.Date, info.GoVersion, info.Platform)
 				return err
 			case "json", "yaml":
 				data, err := json.MarshalIndent(info, "", "  ")

@@ -22,11 +22,7 @@ type Info struct {
 	Date      string `json:"date"`
 	GoVersion string `json:"goVersion"`
 	Platform  string `json:"platform"`
-	Ceph      bool   `json:"ceph"`
 }
-
-// CephSupport is set by the cgo build that links go-ceph.
-var CephSupport = false
 
 // Get returns the build's version information. A binary built by `go
 // install ...@vX.Y.Z` has no stamp, so the module version stands in.
@@ -43,6 +39,5 @@ func Get() Info {
 		Date:      Date,
 		GoVersion: runtime.Version(),
 		Platform:  fmt.Sprintf("%s/%s", runtime.GOOS, runtime.GOARCH),
-		Ceph:      CephSupport,
 	}
 }
