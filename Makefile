@@ -37,11 +37,15 @@ CONTROLLER_GEN := $(TOOLS_BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 GOLANGCI_LINT  := $(TOOLS_BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 KUBE_APISERVER := $(TOOLS_BIN)/kube-apiserver-$(KUBE_VERSION)
 ETCD           := $(TOOLS_BIN)/etcd-$(ETCD_VERSION)
+# kubectl for machines that lack one, in a directory of its own to put on PATH.
+KUBECTL        := $(CACHE_DIR)/kubectl-$(KUBE_VERSION)/kubectl
 
 # The test environment finds its binaries through these.
 export OTTERSCALE_KUBE_APISERVER := $(KUBE_APISERVER)
 export OTTERSCALE_ETCD := $(ETCD)
 export OTTERSCALE_CRD_DIR := $(CURDIR)/testdata/crd
+# The e2e tests, the demo and the benchmarks run this binary.
+export OTTERSCALE_BINARY := $(CURDIR)/$(BIN)
 
 GO_TEST_FLAGS ?=
 
@@ -81,14 +85,22 @@ $(KUBE_APISERVER):
 	  k8s.io/kubernetes/cmd/kube-apiserver
 $(ETCD):
 	cd tools/etcd && go build -o $@ go.etcd.io/etcd/server/v3
+$(KUBECTL):
+	cd tools/kube-apiserver && GONOSUMDB=k8s.io go build -o $@ \
+	  -ldflags '-s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=32 -X k8s.io/component-base/version.gitTreeState=clean' \
+	  k8s.io/kubernetes/cmd/kubectl
+
+.PHONY: kubectl
+kubectl: $(KUBECTL) ## build kubectl (for machines without one) and print the directory to put on PATH
+	@dirname $(KUBECTL)
 
 # buf runs the plugins by name, so put the pinned ones first on PATH.
 PROTO_PATH := $(CACHE_DIR)/protoc-plugins
 .PHONY: generate
 generate: $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_CONNECT_GO) $(CONTROLLER_GEN) ## regenerate gen/ from proto/ and the CDI CRDs in testdata/crd
-	mkdir -p $(PROTO_PATH)
-	ln -sf $(PROTOC_GEN_GO) $(PROTO_PATH)/protoc-gen-go
-	ln -sf $(PROTOC_GEN_CONNECT_GO) $(PROTO_PATH)/protoc-gen-connect-go
+	@mkdir -p $(PROTO_PATH)
+	@ln -sf $(PROTOC_GEN_GO) $(PROTO_PATH)/protoc-gen-go
+	@ln -sf $(PROTOC_GEN_CONNECT_GO) $(PROTO_PATH)/protoc-gen-connect-go
 	cd proto && $(BUF) lint && PATH=$(PROTO_PATH):$$PATH $(BUF) generate
 	rm -rf testdata/crd && mkdir -p testdata/crd
 	$(CONTROLLER_GEN) crd:crdVersions=v1 paths=kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1 output:crd:dir=testdata/crd
@@ -106,7 +118,7 @@ lint: $(GOLANGCI_LINT) $(BUF) ## golangci-lint, buf lint, and the no-cgo build
 	CGO_ENABLED=0 go build ./...
 
 .PHONY: test
-test: testenv-bins check-generated lint ## unit, integration and end-to-end tests against a real kube-apiserver
+test: testenv-bins check-generated lint build ## unit, integration and end-to-end tests against a real kube-apiserver
 	go test -count=1 $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-unit
@@ -114,7 +126,7 @@ test-unit: ## the fast tests that need no API server
 	go test -count=1 -short ./...
 
 .PHONY: testenv
-testenv: testenv-bins build ## start a sandbox API server with the CDI CRDs and print how to use it (Ctrl-C stops it)
+testenv: testenv-bins build ## keep a sandbox API server with the CDI CRDs running and print how to use it (Ctrl-C stops it)
 	go run ./hack/sandbox
 
 .PHONY: bench

@@ -3,13 +3,193 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	cdiclient "kubevirt.io/client-go/containerizeddataimporter"
+	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 )
 
-// runDemo drives the plugin against the running sandbox for `make demo`; the
-// sandbox stops when it returns.
+const demoNamespace = "vms"
+
+// runDemo drives the real binary, through the real kubectl, against the
+// running sandbox for `make demo`; the sandbox stops when it returns.
 func runDemo(ctx context.Context, env *testenv.Env, out io.Writer) error {
-	return errors.New("-demo: not yet")
+	bin, err := pluginBinary()
+	if err != nil {
+		return err
+	}
+	d := &demo{ctx: ctx, env: env, out: out, path: filepath.Dir(bin) + string(os.PathListSeparator) + os.Getenv("PATH")}
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		// Without kubectl the plugin still runs as itself.
+		d.direct = bin
+	}
+	if _, err := env.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: demoNamespace}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+
+	d.say("A local kube-apiserver with the CDI CRDs is up at %s; KUBECONFIG=%s.", env.Server, env.Kubeconfig)
+	d.say("The plugin binary %s is on PATH, so kubectl finds it as `kubectl otterscale`.", bin)
+	d.run(0, "otterscale", "version")
+
+	d.say("Create a blank disk, an HTTPS import marked as a boot image, and list them.")
+	d.run(0, "otterscale", "dv", "create", "scratch", "--size", "2Gi", "-n", demoNamespace)
+	d.run(0, "otterscale", "dv", "create", "debian-12", "-n", demoNamespace, "--size", "10Gi", "--boot-image",
+		"--url", "https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-generic-amd64.qcow2")
+	d.run(0, "otterscale", "dv", "list", "-n", demoNamespace)
+
+	d.say("[sandbox stand-in for CDI] No CDI controller runs here, so the sandbox now does what CDI would:")
+	d.say("[sandbox stand-in for CDI] it creates and binds the claim debian-12 and reports the import at 45.67%%.")
+	if err := d.actAsCDI("debian-12", "10Gi"); err != nil {
+		return err
+	}
+	d.run(0, "otterscale", "dv", "list", "-n", demoNamespace, "-o", "wide")
+	d.run(0, "otterscale", "dv", "get", "debian-12", "-n", demoNamespace, "-o", "yaml")
+
+	d.say("Clone the boot image into another DataVolume; the size comes from the source.")
+	d.run(0, "otterscale", "dv", "create", "web-disk", "-n", demoNamespace, "--clone", demoNamespace+"/debian-12")
+	d.run(0, "otterscale", "dv", "list", "-n", demoNamespace, "--filter", "bootable")
+
+	d.say("Grow the boot image's claim to 20Gi; the claim's request is what changes.")
+	d.run(0, "otterscale", "dv", "extend", "debian-12", "--size", "20Gi", "-n", demoNamespace)
+	d.run(0, "get", "pvc", "debian-12", "-n", demoNamespace, "-o", "jsonpath={.spec.resources.requests.storage}{\"\\n\"}")
+
+	d.say("Bad input is refused before anything is written, with a clear message and exit code.")
+	d.run(2, "otterscale", "dv", "create", "Web_Disk", "--size", "1Gi", "-n", demoNamespace)
+	d.run(2, "otterscale", "dv", "create", "ftp-disk", "--size", "1Gi", "--url", "ftp://example.com/x.img", "-n", demoNamespace)
+	d.run(4, "otterscale", "dv", "create", "scratch", "--size", "1Gi", "-n", demoNamespace)
+	d.run(2, "otterscale", "dv", "extend", "debian-12", "--size", "10Gi", "-n", demoNamespace)
+	d.run(5, "otterscale", "dv", "extend", "scratch", "--size", "4Gi", "-n", demoNamespace)
+
+	d.say("Delete two of them and list every namespace.")
+	d.run(0, "otterscale", "dv", "delete", "scratch", "web-disk", "-n", demoNamespace)
+	d.run(0, "otterscale", "dv", "list", "-A")
+	if d.failed > 0 {
+		return fmt.Errorf("%d demo steps did not end as expected", d.failed)
+	}
+	d.say("Done. `make testenv` keeps a sandbox running to try more by hand.")
+	return nil
+}
+
+type demo struct {
+	ctx    context.Context
+	env    *testenv.Env
+	out    io.Writer
+	path   string
+	direct string // the plugin binary, when kubectl is not installed
+	failed int
+}
+
+func (d *demo) say(format string, args ...any) {
+	fmt.Fprintf(d.out, "\n# "+format+"\n", args...)
+}
+
+// run runs `kubectl ARGS...` and prints it as a user would see it,
+// checking the exit code the step should end with.
+func (d *demo) run(wantCode int, args ...string) {
+	name := "kubectl"
+	if d.direct != "" && args[0] == "otterscale" {
+		name, args = d.direct, args[1:]
+	}
+	fmt.Fprintf(d.out, "$ %s %s\n", filepath.Base(name), strings.Join(quote(args), " "))
+	cmd := exec.CommandContext(d.ctx, name, args...)
+	cmd.Env = append(os.Environ(), "PATH="+d.path, "KUBECONFIG="+d.env.Kubeconfig)
+	cmd.Stdout, cmd.Stderr = d.out, d.out
+	err := cmd.Run()
+	code := 0
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else if err != nil {
+		fmt.Fprintf(d.out, "(could not run: %v)\n", err)
+		d.failed++
+		return
+	}
+	if code != 0 || wantCode != 0 {
+		fmt.Fprintf(d.out, "(exit code %d)\n", code)
+	}
+	if code != wantCode {
+		fmt.Fprintf(d.out, "(unexpected: the demo expected exit code %d)\n", wantCode)
+		d.failed++
+	}
+}
+
+// actAsCDI plays CDI's controller for one DataVolume: the claim, its
+// binding, and the progress CDI reports. Demo scaffolding, never part of
+// the plugin.
+func (d *demo) actAsCDI(name, size string) error {
+	ctx, env := d.ctx, d.env
+	class := storageClass
+	pvc := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: demoNamespace},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			StorageClassName: &class,
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)}},
+		},
+	}
+	if _, err := env.Kube.CoreV1().PersistentVolumeClaims(demoNamespace).Create(ctx, pvc, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	if err := env.BindClaim(ctx, demoNamespace, name, resource.Quantity{}); err != nil {
+		return err
+	}
+	cdi, err := cdiclient.NewForConfig(env.Config)
+	if err != nil {
+		return err
+	}
+	dv, err := cdi.CdiV1beta1().DataVolumes(demoNamespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	now := metav1.NewTime(time.Now().Truncate(time.Second))
+	dv.Status = cdiv1.DataVolumeStatus{
+		ClaimName: name,
+		Phase:     cdiv1.ImportInProgress,
+		Progress:  "45.67%",
+		Conditions: []cdiv1.DataVolumeCondition{
+			{Type: cdiv1.DataVolumeBound, Status: corev1.ConditionTrue, Reason: "Bound", LastTransitionTime: now, LastHeartbeatTime: now},
+			{Type: cdiv1.DataVolumeRunning, Status: corev1.ConditionTrue, Reason: "TransferRunning", LastTransitionTime: now, LastHeartbeatTime: now},
+			{Type: cdiv1.DataVolumeReady, Status: corev1.ConditionFalse, Reason: "TransferRunning", LastTransitionTime: now, LastHeartbeatTime: now},
+		},
+	}
+	_, err = cdi.CdiV1beta1().DataVolumes(demoNamespace).UpdateStatus(ctx, dv, metav1.UpdateOptions{})
+	return err
+}
+
+// pluginBinary is the binary `make demo` built.
+func pluginBinary() (string, error) {
+	bin := os.Getenv("OTTERSCALE_BINARY")
+	if bin == "" {
+		bin = filepath.Join("bin", "kubectl-otterscale")
+	}
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return "", fmt.Errorf("the plugin binary is missing (%w): run `make build` first", err)
+	}
+	return abs, nil
+}
+
+func quote(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if strings.ContainsAny(a, " {}\"'\\$") {
+			a = "'" + a + "'"
+		}
+		out[i] = a
+	}
+	return out
 }

@@ -1,6 +1,8 @@
 package plugin
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
@@ -24,4 +26,25 @@ an HTTP(S) URL, and clones of existing claims.`,
 		NewCmdExtend(f, streams),
 	)
 	return cmd
+}
+
+// options is what every verb's XxxOptions implements: Complete turns flags
+// into state, Validate checks invariants, Run does the I/O.
+type options interface {
+	Complete(ctx context.Context, args []string) error
+	Validate() error
+	Run(ctx context.Context) error
+}
+
+// runE runs the three steps in order.
+func runE(o options) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := o.Complete(cmd.Context(), args); err != nil {
+			return err
+		}
+		if err := o.Validate(); err != nil {
+			return err
+		}
+		return o.Run(cmd.Context())
+	}
 }

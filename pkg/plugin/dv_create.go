@@ -53,15 +53,7 @@ func NewCmdCreate(f *Factory, streams genericiooptions.IOStreams) *cobra.Command
 		Short:   "Create a DataVolume: a blank disk, an HTTP(S) import or a clone",
 		Example: createExample,
 		Args:    exactArgs(1, "one DataVolume NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd.Context(), args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runE(o),
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.Size, "size", "", "Size of the disk, e.g. 10Gi or 1073741824 (required unless --clone)")

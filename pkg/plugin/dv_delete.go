@@ -35,12 +35,7 @@ func NewCmdDelete(f *Factory, streams genericiooptions.IOStreams) *cobra.Command
 		Short:   "Delete DataVolumes, and with them their claims and data",
 		Example: deleteExample,
 		Args:    minArgs(1, "at least one DataVolume NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd.Context(), args); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runE(o),
 	}
 }
 
@@ -49,6 +44,9 @@ func (o *DeleteOptions) Complete(_ context.Context, args []string) error {
 	o.names = args
 	return nil
 }
+
+// Validate has nothing to check beyond the arguments' count.
+func (o *DeleteOptions) Validate() error { return nil }
 
 // Run deletes each DataVolume, going on past failures as kubectl does.
 func (o *DeleteOptions) Run(ctx context.Context) error {

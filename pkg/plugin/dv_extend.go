@@ -35,15 +35,7 @@ func NewCmdExtend(f *Factory, streams genericiooptions.IOStreams) *cobra.Command
 		Long:    "Grow a DataVolume's claim to a new size. Claims can only grow, and only when bound and when their storage class allows volume expansion.",
 		Example: extendExample,
 		Args:    exactArgs(1, "one DataVolume NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd.Context(), args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runE(o),
 	}
 	cmd.Flags().StringVar(&o.Size, "size", "", "The new size, e.g. 20Gi (required; larger than the current one)")
 	return cmd

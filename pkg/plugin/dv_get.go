@@ -51,15 +51,7 @@ func NewCmdGet(f *Factory, streams genericiooptions.IOStreams, verb string) *cob
 		Use:     verb + " [NAME...]",
 		Short:   "List DataVolumes, or show the ones named",
 		Example: getExample,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd.Context(), args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runE(o),
 	}
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "List DataVolumes of every namespace")
 	cmd.Flags().StringVar(&o.Filter, "filter", o.Filter, "Which DataVolumes to list: all, bootable or non-bootable (OtterScale's boot-image label)")
