@@ -76,7 +76,14 @@ var messages = map[string][]field{
 	"otterscale.storage.v1.UnprotectImageSnapshotRequest": snapshotRequest,
 	"otterscale.storage.v1.RollbackImageSnapshotRequest":  snapshotRequest,
 	"otterscale.storage.v1.ListImagesRequest":             {{"scope", 1, "string"}},
-	"otterscale.storage.v1.ListImagesResponse":            {{"images", 1, "repeated otterscale.storage.v1.Image"}},
+	// Ours (API.md's rule for additions): a new method's messages.
+	"otterscale.storage.v1.ListImageSnapshotsRequest": {
+		{"scope", 1, "string"}, {"pool_name", 3, "string"}, {"image_name", 4, "string"},
+	},
+	"otterscale.storage.v1.ListImageSnapshotsResponse": {
+		{"snapshots", 1, "repeated otterscale.storage.v1.Image.Snapshot"},
+	},
+	"otterscale.storage.v1.ListImagesResponse": {{"images", 1, "repeated otterscale.storage.v1.Image"}},
 	"otterscale.storage.v1.Image.Snapshot": {
 		{"name", 1, "string"}, {"protected", 2, "bool"}, {"quota_bytes", 3, "uint64"}, {"used_bytes", 4, "uint64"},
 	},
@@ -203,6 +210,8 @@ func TestProcedures(t *testing.T) {
 		{storagev1connect.StorageServiceUnprotectImageSnapshotProcedure, "/otterscale.storage.v1.StorageService/UnprotectImageSnapshot", "UnprotectImageSnapshotRequest", "google.protobuf.Empty"},
 		{storagev1connect.StorageServiceRollbackImageSnapshotProcedure, "/otterscale.storage.v1.StorageService/RollbackImageSnapshot", "RollbackImageSnapshotRequest", "google.protobuf.Empty"},
 		{storagev1connect.StorageServiceListImagesProcedure, "/otterscale.storage.v1.StorageService/ListImages", "ListImagesRequest", "otterscale.storage.v1.ListImagesResponse"},
+		// Ours.
+		{storagev1connect.StorageServiceListImageSnapshotsProcedure, "/otterscale.storage.v1.StorageService/ListImageSnapshots", "ListImageSnapshotsRequest", "otterscale.storage.v1.ListImageSnapshotsResponse"},
 	}
 	for _, p := range procedures {
 		if p.got != p.want {

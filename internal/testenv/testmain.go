@@ -29,10 +29,16 @@ var (
 // without an Env and Require skips them, except that in CI (CI=true) missing
 // binaries or CRDs fail the run: CI must never silently skip.
 func Main(m *testing.M, setup func(*Env)) {
-	os.Exit(runMain(m, setup))
+	os.Exit(Run(m, setup))
 }
 
-func runMain(m *testing.M, setup func(*Env)) int {
+// Runner is what Run runs: *testing.M, or another environment's runner
+// wrapping it, so that a package can start both an API server and a Ceph
+// cluster around its tests.
+type Runner interface{ Run() int }
+
+// Run is Main without the exit: it returns the exit code.
+func Run(m Runner, setup func(*Env)) int {
 	if !flag.Parsed() {
 		flag.Parse()
 	}

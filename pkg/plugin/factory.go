@@ -8,6 +8,7 @@ import (
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1/instancev1connect"
 	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/instance"
+	"github.com/otterscale/kubectl-otterscale/pkg/storage"
 )
 
 // Factory hands commands their clients and services, built on first use so
@@ -18,6 +19,9 @@ type Factory struct {
 
 	once     sync.Once
 	clusters *cluster.Kubeconfig
+
+	storageMu sync.Mutex
+	storage   *storage.Service
 }
 
 // NewFactory returns a Factory with kubectl's flags.
@@ -34,6 +38,27 @@ func (f *Factory) Clusters() cluster.Provider {
 // Instance is the InstanceService implementation the proxy also serves.
 func (f *Factory) Instance() instancev1connect.InstanceServiceHandler {
 	return instance.New(f.Clusters())
+}
+
+// Storage is the StorageService implementation the proxy also serves. It is
+// built on the first call, with the Ceph settings of that call, and keeps
+// its Ceph connections until Close.
+func (f *Factory) Storage(flags storage.Flags) *storage.Service {
+	f.storageMu.Lock()
+	defer f.storageMu.Unlock()
+	if f.storage == nil {
+		f.storage = storage.New(f.Clusters(), flags)
+	}
+	return f.storage
+}
+
+// Close closes the Ceph connections that commands opened.
+func (f *Factory) Close() {
+	f.storageMu.Lock()
+	defer f.storageMu.Unlock()
+	if f.storage != nil {
+		f.storage.Close()
+	}
 }
 
 // Namespace is -n, or else the current context's namespace.

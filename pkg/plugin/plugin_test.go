@@ -17,19 +17,22 @@ import (
 	cdiclient "kubevirt.io/client-go/containerizeddataimporter"
 	"sigs.k8s.io/yaml"
 
+	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 	"github.com/otterscale/kubectl-otterscale/pkg/instance"
 	"github.com/otterscale/kubectl-otterscale/pkg/plugin"
 )
 
+// The commands run against a real API server and, for the RBD commands, a
+// real Ceph.
 func TestMain(m *testing.M) {
-	testenv.Main(m, func(env *testenv.Env) {
+	os.Exit(testenv.Run(cephenv.RunFunc(func() int { return cephenv.Run(m, nil) }), func(env *testenv.Env) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := env.CreateStorageClass(ctx, "ceph-block", true); err != nil {
 			panic(err)
 		}
-	})
+	}))
 }
 
 type result struct {

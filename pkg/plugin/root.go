@@ -16,9 +16,10 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 	f := NewFactory()
 	cmd := &cobra.Command{
 		Use:   "kubectl-otterscale",
-		Short: "Manage CDI DataVolumes on OtterScale and other KubeVirt clusters",
+		Short: "Manage CDI DataVolumes and Ceph RBD snapshots on OtterScale and other KubeVirt clusters",
 		Long: `kubectl otterscale manages KubeVirt CDI DataVolumes (blank disks, HTTP imports and
-clones) with your own kubeconfig, and speaks the same API as the OtterScale API server.`,
+clones) with your own kubeconfig, and RBD image snapshots directly in Ceph, found through
+the cluster. It speaks the same API as the OtterScale API server.`,
 		Annotations: map[string]string{
 			// Help and usage then read "kubectl otterscale ...".
 			cobra.CommandDisplayNameAnnotation: "kubectl otterscale",
@@ -37,6 +38,8 @@ clones) with your own kubeconfig, and speaks the same API as the OtterScale API 
 	cmd.SetErr(streams.ErrOut)
 	cmd.AddCommand(
 		NewCmdDataVolume(f, streams),
+		NewCmdSnapshot(f, streams),
+		NewCmdImage(f, streams),
 		NewCmdVersion(streams),
 	)
 	return cmd

@@ -36,7 +36,9 @@ type Image struct {
 	StripeUnitBytes uint64                 `protobuf:"varint,22,opt,name=stripe_unit_bytes,json=stripeUnitBytes,proto3" json:"stripe_unit_bytes,omitempty"`
 	StripeCount     uint64                 `protobuf:"varint,23,opt,name=stripe_count,json=stripeCount,proto3" json:"stripe_count,omitempty"`
 	// quota_bytes is the provisioned size.
-	QuotaBytes    uint64                 `protobuf:"varint,31,opt,name=quota_bytes,json=quotaBytes,proto3" json:"quota_bytes,omitempty"`
+	QuotaBytes uint64 `protobuf:"varint,31,opt,name=quota_bytes,json=quotaBytes,proto3" json:"quota_bytes,omitempty"`
+	// used_bytes is what `rbd du` reports as the image's total: whole objects
+	// written, in its head and in all its snapshots.
 	UsedBytes     uint64                 `protobuf:"varint,32,opt,name=used_bytes,json=usedBytes,proto3" json:"used_bytes,omitempty"`
 	ObjectCount   uint64                 `protobuf:"varint,33,opt,name=object_count,json=objectCount,proto3" json:"object_count,omitempty"`
 	Layering      bool                   `protobuf:"varint,41,opt,name=layering,proto3" json:"layering,omitempty"`
@@ -527,8 +529,11 @@ func (x *RollbackImageSnapshotRequest) GetSnapshotName() string {
 }
 
 type ListImagesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Scope         string                 `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Scope string                 `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	// Additions of this project.
+	// pool_name limits the answer to one pool; empty is every pool.
+	PoolName      string `protobuf:"bytes,100,opt,name=pool_name,json=poolName,proto3" json:"pool_name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -566,6 +571,13 @@ func (*ListImagesRequest) Descriptor() ([]byte, []int) {
 func (x *ListImagesRequest) GetScope() string {
 	if x != nil {
 		return x.Scope
+	}
+	return ""
+}
+
+func (x *ListImagesRequest) GetPoolName() string {
+	if x != nil {
+		return x.PoolName
 	}
 	return ""
 }
@@ -614,6 +626,111 @@ func (x *ListImagesResponse) GetImages() []*Image {
 	return nil
 }
 
+type ListImageSnapshotsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Scope         string                 `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	PoolName      string                 `protobuf:"bytes,3,opt,name=pool_name,json=poolName,proto3" json:"pool_name,omitempty"`
+	ImageName     string                 `protobuf:"bytes,4,opt,name=image_name,json=imageName,proto3" json:"image_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListImageSnapshotsRequest) Reset() {
+	*x = ListImageSnapshotsRequest{}
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListImageSnapshotsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListImageSnapshotsRequest) ProtoMessage() {}
+
+func (x *ListImageSnapshotsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListImageSnapshotsRequest.ProtoReflect.Descriptor instead.
+func (*ListImageSnapshotsRequest) Descriptor() ([]byte, []int) {
+	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListImageSnapshotsRequest) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *ListImageSnapshotsRequest) GetPoolName() string {
+	if x != nil {
+		return x.PoolName
+	}
+	return ""
+}
+
+func (x *ListImageSnapshotsRequest) GetImageName() string {
+	if x != nil {
+		return x.ImageName
+	}
+	return ""
+}
+
+type ListImageSnapshotsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// snapshots are oldest first.
+	Snapshots     []*Image_Snapshot `protobuf:"bytes,1,rep,name=snapshots,proto3" json:"snapshots,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListImageSnapshotsResponse) Reset() {
+	*x = ListImageSnapshotsResponse{}
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListImageSnapshotsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListImageSnapshotsResponse) ProtoMessage() {}
+
+func (x *ListImageSnapshotsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListImageSnapshotsResponse.ProtoReflect.Descriptor instead.
+func (*ListImageSnapshotsResponse) Descriptor() ([]byte, []int) {
+	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListImageSnapshotsResponse) GetSnapshots() []*Image_Snapshot {
+	if x != nil {
+		return x.Snapshots
+	}
+	return nil
+}
+
 // Snapshot is one snapshot of an image.
 type Image_Snapshot struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -630,7 +747,7 @@ type Image_Snapshot struct {
 
 func (x *Image_Snapshot) Reset() {
 	*x = Image_Snapshot{}
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[8]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -642,7 +759,7 @@ func (x *Image_Snapshot) String() string {
 func (*Image_Snapshot) ProtoMessage() {}
 
 func (x *Image_Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[8]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -747,11 +864,19 @@ const file_otterscale_storage_v1_storage_proto_rawDesc = "" +
 	"\tpool_name\x18\x03 \x01(\tR\bpoolName\x12\x1d\n" +
 	"\n" +
 	"image_name\x18\x04 \x01(\tR\timageName\x12#\n" +
-	"\rsnapshot_name\x18\x05 \x01(\tR\fsnapshotNameJ\x04\b\x02\x10\x03R\bfacility\"9\n" +
+	"\rsnapshot_name\x18\x05 \x01(\tR\fsnapshotNameJ\x04\b\x02\x10\x03R\bfacility\"V\n" +
 	"\x11ListImagesRequest\x12\x14\n" +
-	"\x05scope\x18\x01 \x01(\tR\x05scopeJ\x04\b\x02\x10\x03R\bfacility\"J\n" +
+	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x1b\n" +
+	"\tpool_name\x18d \x01(\tR\bpoolNameJ\x04\b\x02\x10\x03R\bfacility\"J\n" +
 	"\x12ListImagesResponse\x124\n" +
-	"\x06images\x18\x01 \x03(\v2\x1c.otterscale.storage.v1.ImageR\x06images2\xf8\x04\n" +
+	"\x06images\x18\x01 \x03(\v2\x1c.otterscale.storage.v1.ImageR\x06images\"}\n" +
+	"\x19ListImageSnapshotsRequest\x12\x14\n" +
+	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x1b\n" +
+	"\tpool_name\x18\x03 \x01(\tR\bpoolName\x12\x1d\n" +
+	"\n" +
+	"image_name\x18\x04 \x01(\tR\timageNameJ\x04\b\x02\x10\x03R\bfacility\"a\n" +
+	"\x1aListImageSnapshotsResponse\x12C\n" +
+	"\tsnapshots\x18\x01 \x03(\v2%.otterscale.storage.v1.Image.SnapshotR\tsnapshots2\xf3\x05\n" +
 	"\x0eStorageService\x12o\n" +
 	"\x13CreateImageSnapshot\x121.otterscale.storage.v1.CreateImageSnapshotRequest\x1a%.otterscale.storage.v1.Image.Snapshot\x12`\n" +
 	"\x13DeleteImageSnapshot\x121.otterscale.storage.v1.DeleteImageSnapshotRequest\x1a\x16.google.protobuf.Empty\x12b\n" +
@@ -759,7 +884,8 @@ const file_otterscale_storage_v1_storage_proto_rawDesc = "" +
 	"\x16UnprotectImageSnapshot\x124.otterscale.storage.v1.UnprotectImageSnapshotRequest\x1a\x16.google.protobuf.Empty\x12d\n" +
 	"\x15RollbackImageSnapshot\x123.otterscale.storage.v1.RollbackImageSnapshotRequest\x1a\x16.google.protobuf.Empty\x12a\n" +
 	"\n" +
-	"ListImages\x12(.otterscale.storage.v1.ListImagesRequest\x1a).otterscale.storage.v1.ListImagesResponseBNZLgithub.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1;storagev1b\x06proto3"
+	"ListImages\x12(.otterscale.storage.v1.ListImagesRequest\x1a).otterscale.storage.v1.ListImagesResponse\x12y\n" +
+	"\x12ListImageSnapshots\x120.otterscale.storage.v1.ListImageSnapshotsRequest\x1a1.otterscale.storage.v1.ListImageSnapshotsResponseBNZLgithub.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1;storagev1b\x06proto3"
 
 var (
 	file_otterscale_storage_v1_storage_proto_rawDescOnce sync.Once
@@ -773,7 +899,7 @@ func file_otterscale_storage_v1_storage_proto_rawDescGZIP() []byte {
 	return file_otterscale_storage_v1_storage_proto_rawDescData
 }
 
-var file_otterscale_storage_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_otterscale_storage_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_otterscale_storage_v1_storage_proto_goTypes = []any{
 	(*Image)(nil),                         // 0: otterscale.storage.v1.Image
 	(*CreateImageSnapshotRequest)(nil),    // 1: otterscale.storage.v1.CreateImageSnapshotRequest
@@ -783,31 +909,36 @@ var file_otterscale_storage_v1_storage_proto_goTypes = []any{
 	(*RollbackImageSnapshotRequest)(nil),  // 5: otterscale.storage.v1.RollbackImageSnapshotRequest
 	(*ListImagesRequest)(nil),             // 6: otterscale.storage.v1.ListImagesRequest
 	(*ListImagesResponse)(nil),            // 7: otterscale.storage.v1.ListImagesResponse
-	(*Image_Snapshot)(nil),                // 8: otterscale.storage.v1.Image.Snapshot
-	(*timestamppb.Timestamp)(nil),         // 9: google.protobuf.Timestamp
-	(*emptypb.Empty)(nil),                 // 10: google.protobuf.Empty
+	(*ListImageSnapshotsRequest)(nil),     // 8: otterscale.storage.v1.ListImageSnapshotsRequest
+	(*ListImageSnapshotsResponse)(nil),    // 9: otterscale.storage.v1.ListImageSnapshotsResponse
+	(*Image_Snapshot)(nil),                // 10: otterscale.storage.v1.Image.Snapshot
+	(*timestamppb.Timestamp)(nil),         // 11: google.protobuf.Timestamp
+	(*emptypb.Empty)(nil),                 // 12: google.protobuf.Empty
 }
 var file_otterscale_storage_v1_storage_proto_depIdxs = []int32{
-	9,  // 0: otterscale.storage.v1.Image.created_at:type_name -> google.protobuf.Timestamp
-	8,  // 1: otterscale.storage.v1.Image.snapshots:type_name -> otterscale.storage.v1.Image.Snapshot
+	11, // 0: otterscale.storage.v1.Image.created_at:type_name -> google.protobuf.Timestamp
+	10, // 1: otterscale.storage.v1.Image.snapshots:type_name -> otterscale.storage.v1.Image.Snapshot
 	0,  // 2: otterscale.storage.v1.ListImagesResponse.images:type_name -> otterscale.storage.v1.Image
-	1,  // 3: otterscale.storage.v1.StorageService.CreateImageSnapshot:input_type -> otterscale.storage.v1.CreateImageSnapshotRequest
-	2,  // 4: otterscale.storage.v1.StorageService.DeleteImageSnapshot:input_type -> otterscale.storage.v1.DeleteImageSnapshotRequest
-	3,  // 5: otterscale.storage.v1.StorageService.ProtectImageSnapshot:input_type -> otterscale.storage.v1.ProtectImageSnapshotRequest
-	4,  // 6: otterscale.storage.v1.StorageService.UnprotectImageSnapshot:input_type -> otterscale.storage.v1.UnprotectImageSnapshotRequest
-	5,  // 7: otterscale.storage.v1.StorageService.RollbackImageSnapshot:input_type -> otterscale.storage.v1.RollbackImageSnapshotRequest
-	6,  // 8: otterscale.storage.v1.StorageService.ListImages:input_type -> otterscale.storage.v1.ListImagesRequest
-	8,  // 9: otterscale.storage.v1.StorageService.CreateImageSnapshot:output_type -> otterscale.storage.v1.Image.Snapshot
-	10, // 10: otterscale.storage.v1.StorageService.DeleteImageSnapshot:output_type -> google.protobuf.Empty
-	10, // 11: otterscale.storage.v1.StorageService.ProtectImageSnapshot:output_type -> google.protobuf.Empty
-	10, // 12: otterscale.storage.v1.StorageService.UnprotectImageSnapshot:output_type -> google.protobuf.Empty
-	10, // 13: otterscale.storage.v1.StorageService.RollbackImageSnapshot:output_type -> google.protobuf.Empty
-	7,  // 14: otterscale.storage.v1.StorageService.ListImages:output_type -> otterscale.storage.v1.ListImagesResponse
-	9,  // [9:15] is the sub-list for method output_type
-	3,  // [3:9] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	10, // 3: otterscale.storage.v1.ListImageSnapshotsResponse.snapshots:type_name -> otterscale.storage.v1.Image.Snapshot
+	1,  // 4: otterscale.storage.v1.StorageService.CreateImageSnapshot:input_type -> otterscale.storage.v1.CreateImageSnapshotRequest
+	2,  // 5: otterscale.storage.v1.StorageService.DeleteImageSnapshot:input_type -> otterscale.storage.v1.DeleteImageSnapshotRequest
+	3,  // 6: otterscale.storage.v1.StorageService.ProtectImageSnapshot:input_type -> otterscale.storage.v1.ProtectImageSnapshotRequest
+	4,  // 7: otterscale.storage.v1.StorageService.UnprotectImageSnapshot:input_type -> otterscale.storage.v1.UnprotectImageSnapshotRequest
+	5,  // 8: otterscale.storage.v1.StorageService.RollbackImageSnapshot:input_type -> otterscale.storage.v1.RollbackImageSnapshotRequest
+	6,  // 9: otterscale.storage.v1.StorageService.ListImages:input_type -> otterscale.storage.v1.ListImagesRequest
+	8,  // 10: otterscale.storage.v1.StorageService.ListImageSnapshots:input_type -> otterscale.storage.v1.ListImageSnapshotsRequest
+	10, // 11: otterscale.storage.v1.StorageService.CreateImageSnapshot:output_type -> otterscale.storage.v1.Image.Snapshot
+	12, // 12: otterscale.storage.v1.StorageService.DeleteImageSnapshot:output_type -> google.protobuf.Empty
+	12, // 13: otterscale.storage.v1.StorageService.ProtectImageSnapshot:output_type -> google.protobuf.Empty
+	12, // 14: otterscale.storage.v1.StorageService.UnprotectImageSnapshot:output_type -> google.protobuf.Empty
+	12, // 15: otterscale.storage.v1.StorageService.RollbackImageSnapshot:output_type -> google.protobuf.Empty
+	7,  // 16: otterscale.storage.v1.StorageService.ListImages:output_type -> otterscale.storage.v1.ListImagesResponse
+	9,  // 17: otterscale.storage.v1.StorageService.ListImageSnapshots:output_type -> otterscale.storage.v1.ListImageSnapshotsResponse
+	11, // [11:18] is the sub-list for method output_type
+	4,  // [4:11] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_otterscale_storage_v1_storage_proto_init() }
@@ -821,7 +952,7 @@ func file_otterscale_storage_v1_storage_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_otterscale_storage_v1_storage_proto_rawDesc), len(file_otterscale_storage_v1_storage_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -56,6 +56,9 @@ const (
 	// StorageServiceListImagesProcedure is the fully-qualified name of the StorageService's ListImages
 	// RPC.
 	StorageServiceListImagesProcedure = "/otterscale.storage.v1.StorageService/ListImages"
+	// StorageServiceListImageSnapshotsProcedure is the fully-qualified name of the StorageService's
+	// ListImageSnapshots RPC.
+	StorageServiceListImageSnapshotsProcedure = "/otterscale.storage.v1.StorageService/ListImageSnapshots"
 )
 
 // StorageServiceClient is a client for the otterscale.storage.v1.StorageService service.
@@ -69,6 +72,9 @@ type StorageServiceClient interface {
 	RollbackImageSnapshot(context.Context, *connect.Request[v1.RollbackImageSnapshotRequest]) (*connect.Response[emptypb.Empty], error)
 	// ListImages answers every RBD image of every pool, snapshots included.
 	ListImages(context.Context, *connect.Request[v1.ListImagesRequest]) (*connect.Response[v1.ListImagesResponse], error)
+	// ListImageSnapshots answers one image's snapshots, oldest first, so that
+	// clients need not list every image of every pool.
+	ListImageSnapshots(context.Context, *connect.Request[v1.ListImageSnapshotsRequest]) (*connect.Response[v1.ListImageSnapshotsResponse], error)
 }
 
 // NewStorageServiceClient constructs a client for the otterscale.storage.v1.StorageService service.
@@ -118,6 +124,12 @@ func NewStorageServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(storageServiceMethods.ByName("ListImages")),
 			connect.WithClientOptions(opts...),
 		),
+		listImageSnapshots: connect.NewClient[v1.ListImageSnapshotsRequest, v1.ListImageSnapshotsResponse](
+			httpClient,
+			baseURL+StorageServiceListImageSnapshotsProcedure,
+			connect.WithSchema(storageServiceMethods.ByName("ListImageSnapshots")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -129,6 +141,7 @@ type storageServiceClient struct {
 	unprotectImageSnapshot *connect.Client[v1.UnprotectImageSnapshotRequest, emptypb.Empty]
 	rollbackImageSnapshot  *connect.Client[v1.RollbackImageSnapshotRequest, emptypb.Empty]
 	listImages             *connect.Client[v1.ListImagesRequest, v1.ListImagesResponse]
+	listImageSnapshots     *connect.Client[v1.ListImageSnapshotsRequest, v1.ListImageSnapshotsResponse]
 }
 
 // CreateImageSnapshot calls otterscale.storage.v1.StorageService.CreateImageSnapshot.
@@ -161,6 +174,11 @@ func (c *storageServiceClient) ListImages(ctx context.Context, req *connect.Requ
 	return c.listImages.CallUnary(ctx, req)
 }
 
+// ListImageSnapshots calls otterscale.storage.v1.StorageService.ListImageSnapshots.
+func (c *storageServiceClient) ListImageSnapshots(ctx context.Context, req *connect.Request[v1.ListImageSnapshotsRequest]) (*connect.Response[v1.ListImageSnapshotsResponse], error) {
+	return c.listImageSnapshots.CallUnary(ctx, req)
+}
+
 // StorageServiceHandler is an implementation of the otterscale.storage.v1.StorageService service.
 type StorageServiceHandler interface {
 	// CreateImageSnapshot creates a snapshot and answers with it as Ceph
@@ -172,6 +190,9 @@ type StorageServiceHandler interface {
 	RollbackImageSnapshot(context.Context, *connect.Request[v1.RollbackImageSnapshotRequest]) (*connect.Response[emptypb.Empty], error)
 	// ListImages answers every RBD image of every pool, snapshots included.
 	ListImages(context.Context, *connect.Request[v1.ListImagesRequest]) (*connect.Response[v1.ListImagesResponse], error)
+	// ListImageSnapshots answers one image's snapshots, oldest first, so that
+	// clients need not list every image of every pool.
+	ListImageSnapshots(context.Context, *connect.Request[v1.ListImageSnapshotsRequest]) (*connect.Response[v1.ListImageSnapshotsResponse], error)
 }
 
 // NewStorageServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -217,6 +238,12 @@ func NewStorageServiceHandler(svc StorageServiceHandler, opts ...connect.Handler
 		connect.WithSchema(storageServiceMethods.ByName("ListImages")),
 		connect.WithHandlerOptions(opts...),
 	)
+	storageServiceListImageSnapshotsHandler := connect.NewUnaryHandler(
+		StorageServiceListImageSnapshotsProcedure,
+		svc.ListImageSnapshots,
+		connect.WithSchema(storageServiceMethods.ByName("ListImageSnapshots")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/otterscale.storage.v1.StorageService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case StorageServiceCreateImageSnapshotProcedure:
@@ -231,6 +258,8 @@ func NewStorageServiceHandler(svc StorageServiceHandler, opts ...connect.Handler
 			storageServiceRollbackImageSnapshotHandler.ServeHTTP(w, r)
 		case StorageServiceListImagesProcedure:
 			storageServiceListImagesHandler.ServeHTTP(w, r)
+		case StorageServiceListImageSnapshotsProcedure:
+			storageServiceListImageSnapshotsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -262,4 +291,8 @@ func (UnimplementedStorageServiceHandler) RollbackImageSnapshot(context.Context,
 
 func (UnimplementedStorageServiceHandler) ListImages(context.Context, *connect.Request[v1.ListImagesRequest]) (*connect.Response[v1.ListImagesResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("otterscale.storage.v1.StorageService.ListImages is not implemented"))
+}
+
+func (UnimplementedStorageServiceHandler) ListImageSnapshots(context.Context, *connect.Request[v1.ListImageSnapshotsRequest]) (*connect.Response[v1.ListImageSnapshotsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("otterscale.storage.v1.StorageService.ListImageSnapshots is not implemented"))
 }

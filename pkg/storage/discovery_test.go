@@ -1,0 +1,233 @@
+//go:build cgo && pacific
+
+package storage_test
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"connectrpc.com/connect"
+	corev1 "k8s.io/api/core/v1"
+	storagev1k "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
+	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
+	"github.com/otterscale/kubectl-otterscale/internal/testenv"
+	"github.com/otterscale/kubectl-otterscale/pkg/storage"
+)
+
+func suffix() string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// monAddr is the monitor's address as Rook and ceph-csi write monitors:
+// host:port without a protocol. Ceph takes such an address on a port other
+// than 6789 for msgr v2, so the test cluster's v2 address is the one to give.
+func monAddr(t *testing.T, c *cephenv.Cluster) string {
+	t.Helper()
+	m := regexp.MustCompile(`v2:([0-9.]+:[0-9]+)`).FindStringSubmatch(c.MonHost)
+	if m == nil {
+		t.Fatalf("no v2 address in %q", c.MonHost)
+	}
+	return m[1]
+}
+
+func namespace(t *testing.T, env *testenv.Env, prefix string) string {
+	t.Helper()
+	ns := prefix + "-" + suffix()
+	if _, err := env.Kube.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
+// listVia lists images through a service that must find Ceph by itself.
+func listVia(t *testing.T, svc *storage.Service) ([]*storagev1.Image, error) {
+	t.Helper()
+	defer svc.Close()
+	resp, err := svc.ListImages(t.Context(), connect.NewRequest(&storagev1.ListImagesRequest{}))
+	if err != nil {
+		return nil, err
+	}
+	return resp.Msg.GetImages(), nil
+}
+
+// Rook's objects in the cluster, pointing at the test Ceph, are enough.
+func TestFindThroughRook(t *testing.T) {
+	env, c := testenv.Require(t), cephenv.Require(t)
+	ctx := t.Context()
+	ns := namespace(t, env, "rook")
+	if err := c.CreateImage(ctx, "rook-img", 8*mib); err != nil {
+		t.Fatal(err)
+	}
+	core := env.Kube.CoreV1()
+	if _, err := core.Secrets(ns).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "rook-ceph-mon"},
+		StringData: map[string]string{"fsid": c.FSID, "ceph-username": "client.admin", "ceph-secret": c.AdminKey},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := core.ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "rook-ceph-mon-endpoints"},
+		Data:       map[string]string{"data": "a=" + monAddr(t, c), "maxMonId": "0"},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	images, err := listVia(t, storage.New(kubeProvider(env), storage.Flags{RookNamespace: ns, Timeout: 3e9}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasImage(images, "rook-img") {
+		t.Errorf("rook-img missing from %v", images)
+	}
+}
+
+// ceph-csi's StorageClass, its secret and ceph-csi-config, with the
+// least-privilege user ceph-csi has.
+func TestFindThroughCephCSI(t *testing.T) {
+	env, c := testenv.Require(t), cephenv.Require(t)
+	ctx := t.Context()
+	ns := namespace(t, env, "ceph-csi")
+	if err := c.CreateImage(ctx, "csi-img", 8*mib); err != nil {
+		t.Fatal(err)
+	}
+	core := env.Kube.CoreV1()
+	if _, err := core.Secrets(ns).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "csi-rbd-secret"},
+		StringData: map[string]string{"userID": c.User, "userKey": c.UserKey},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := core.ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "ceph-csi-config"},
+		Data:       map[string]string{"config.json": fmt.Sprintf(`[{"clusterID":%q,"monitors":[%q]}]`, c.FSID, monAddr(t, c))},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sc := &storagev1k.StorageClass{
+		ObjectMeta:  metav1.ObjectMeta{Name: "csi-rbd-" + suffix()},
+		Provisioner: "rbd.csi.ceph.com",
+		Parameters: map[string]string{
+			"clusterID": c.FSID, "pool": c.Pool,
+			"csi.storage.k8s.io/provisioner-secret-name": "csi-rbd-secret", "csi.storage.k8s.io/provisioner-secret-namespace": ns,
+		},
+	}
+	if _, err := env.Kube.StorageV1().StorageClasses().Create(ctx, sc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = env.Kube.StorageV1().StorageClasses().Delete(ctx, sc.Name, metav1.DeleteOptions{}) }()
+
+	// Rook's namespace is empty here, so ceph-csi's objects are what apply.
+	images, err := listVia(t, storage.New(kubeProvider(env), storage.Flags{RookNamespace: "no-rook", Timeout: 3e9}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasImage(images, "csi-img") {
+		t.Errorf("csi-img missing from %v", images)
+	}
+}
+
+// The local /etc/ceph comes last; with nothing anywhere, the error says
+// what was tried.
+func TestFindThroughEtcCephAndNothing(t *testing.T) {
+	env, c := testenv.Require(t), cephenv.Require(t)
+	dir := t.TempDir()
+	conf := fmt.Sprintf("[global]\nmon host = %s\n", c.MonHost)
+	if err := os.WriteFile(filepath.Join(dir, "ceph.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keyring := fmt.Sprintf("[client.admin]\n\tkey = %s\n", c.AdminKey)
+	if err := os.WriteFile(filepath.Join(dir, "ceph.client.admin.keyring"), []byte(keyring), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	restore := storage.SetEtcCeph(dir)
+	defer restore()
+	if _, err := listVia(t, storage.New(kubeProvider(env), storage.Flags{RookNamespace: "no-rook", Timeout: 3e9})); err != nil {
+		t.Fatalf("through %s: %v", dir, err)
+	}
+
+	storage.SetEtcCeph(filepath.Join(dir, "nothing-here"))
+	_, err := listVia(t, storage.New(kubeProvider(env), storage.Flags{RookNamespace: "no-rook", Timeout: 3e9}))
+	wantCode(t, err, connect.CodeFailedPrecondition)
+	for _, tried := range []string{"flags", "Rook", "ceph-csi", "nothing-here"} {
+		if !strings.Contains(message(err), tried) {
+			t.Errorf("message %q does not say it tried %s", message(err), tried)
+		}
+	}
+}
+
+// A claim's image is found through its PersistentVolume's ceph-csi
+// attributes, and the snapshot lands on that image in Ceph.
+func TestResolveClaim(t *testing.T) {
+	env, c := testenv.Require(t), cephenv.Require(t)
+	ctx := t.Context()
+	ns := namespace(t, env, "pvc")
+	claims := env.Kube.CoreV1().PersistentVolumeClaims(ns)
+	for _, name := range []string{"disk", "pending"} {
+		if _, err := claims.Create(ctx, &corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("8Mi")}},
+			},
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := env.BindClaim(ctx, ns, "disk", resource.Quantity{}); err != nil {
+		t.Fatal(err)
+	}
+	// Provision the image the volume names, as ceph-csi would have.
+	pvc, err := claims.Get(ctx, "disk", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv, err := env.Kube.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := pv.Spec.CSI.VolumeAttributes["imageName"]
+	if err := c.CreateImage(ctx, image, 8*mib); err != nil {
+		t.Fatal(err)
+	}
+
+	clients, err := kubeProvider(env).Clients(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, img, err := storage.ResolveClaim(ctx, clients, ns, "disk")
+	if err != nil || pool != c.Pool || img != image {
+		t.Fatalf("ResolveClaim = %q, %q, %v", pool, img, err)
+	}
+	// And the image is the real one: a snapshot of it shows up in rbd.
+	svc := adminService(t, c)
+	if _, err := svc.CreateImageSnapshot(ctx, connect.NewRequest(&storagev1.CreateImageSnapshotRequest{PoolName: pool, ImageName: img, SnapshotName: "via-claim"})); err != nil {
+		t.Fatal(err)
+	}
+	if snaps := rbdSnaps(t, c, img); len(snaps) != 1 || snaps[0].Name != "via-claim" {
+		t.Errorf("rbd snap ls %s: %+v", img, snaps)
+	}
+	_, _, err = storage.ResolveClaim(ctx, clients, ns, "pending")
+	wantCode(t, err, connect.CodeFailedPrecondition)
+	_, _, err = storage.ResolveClaim(ctx, clients, ns, "missing")
+	wantCode(t, err, connect.CodeNotFound)
+}
+
+func hasImage(images []*storagev1.Image, name string) bool {
+	for _, img := range images {
+		if img.GetName() == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,515 @@
+//go:build cgo && pacific
+
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/ceph/go-ceph/rados"
+	"github.com/ceph/go-ceph/rbd"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
+)
+
+// Supported says whether this build can talk to Ceph.
+const Supported = true
+
+// radosBackend is one librados connection. Each call opens the pool's I/O
+// context and the image it needs and closes them again: images are opened
+// for as short as possible so that this process does not count as a user of
+// an image someone wants to roll back.
+type radosBackend struct {
+	conn *rados.Conn
+	cfg  *Config
+}
+
+func dial(cfg *Config) (backend, error) {
+	user := cfg.User
+	if user == "" {
+		user = "admin"
+	}
+	conn, err := rados.NewConnWithUser(user)
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("connect to %s: %w", cfg, err))
+	}
+	if cfg.ConfFile != "" {
+		if err := conn.ReadConfigFile(cfg.ConfFile); err != nil {
+			conn.Shutdown()
+			return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("read %s: %w", cfg.ConfFile, err))
+		}
+	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	secs := strconv.Itoa(int(math.Ceil(timeout.Seconds())))
+	opts := [][2]string{
+		// Without these a dead monitor or a wrong key blocks for 300 s.
+		{"client_mount_timeout", secs},
+		{"rados_mon_op_timeout", secs},
+		{"rados_osd_op_timeout", secs},
+		// librados' own logging would land on the user's terminal.
+		{"log_to_stderr", "false"},
+		{"err_to_stderr", "false"},
+		{"log_file", ""},
+	}
+	if cfg.MonHost != "" {
+		opts = append(opts, [2]string{"mon_host", cfg.MonHost})
+	}
+	if cfg.Key != "" {
+		opts = append(opts, [2]string{"key", cfg.Key})
+	}
+	for _, o := range opts {
+		if err := conn.SetConfigOption(o[0], o[1]); err != nil {
+			conn.Shutdown()
+			// The value may be the key: name only the option.
+			return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("connect to %s: set option %s: %w", cfg, o[0], err))
+		}
+	}
+	start := time.Now()
+	if err := conn.Connect(); err != nil {
+		conn.Shutdown()
+		switch errno(err) {
+		case syscall.EACCES, syscall.EPERM:
+			return nil, connect.NewError(connect.CodeUnauthenticated,
+				fmt.Errorf("connect to %s: the cluster refused client.%s's key", cfg, user))
+		case syscall.ETIMEDOUT:
+			return nil, connect.NewError(connect.CodeUnavailable,
+				fmt.Errorf("connect to %s: the cluster is unreachable: no monitor answered within %s", cfg, time.Since(start).Round(time.Second)))
+		}
+		return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("connect to %s: %w", cfg, err))
+	}
+	return &radosBackend{conn: conn, cfg: cfg}, nil
+}
+
+func (b *radosBackend) close() { b.conn.Shutdown() }
+
+// errno is the error number in a go-ceph error, or 0.
+func errno(err error) syscall.Errno {
+	var e interface{ ErrorCode() int }
+	if errors.As(err, &e) {
+		return syscall.Errno(-e.ErrorCode())
+	}
+	return 0
+}
+
+// cephError turns a librados/librbd error into a Connect error; op says
+// what was being done.
+func cephError(err error, op string) error {
+	code := connect.CodeUnknown
+	switch errno(err) {
+	case syscall.ENOENT:
+		code = connect.CodeNotFound
+	case syscall.EEXIST:
+		code = connect.CodeAlreadyExists
+	case syscall.EBUSY, syscall.ENOTEMPTY, syscall.EROFS:
+		code = connect.CodeFailedPrecondition
+	case syscall.EPERM, syscall.EACCES:
+		code = connect.CodePermissionDenied
+	case syscall.ETIMEDOUT, syscall.ENOTCONN, syscall.ESHUTDOWN:
+		code = connect.CodeUnavailable
+	case syscall.EINVAL, syscall.ENAMETOOLONG, syscall.ERANGE:
+		code = connect.CodeInvalidArgument
+	case syscall.ENOSPC, syscall.EDQUOT:
+		code = connect.CodeResourceExhausted
+	}
+	return connect.NewError(code, fmt.Errorf("%s: %w", op, err))
+}
+
+func spec(pool, image, snap string) string {
+	if snap == "" {
+		return pool + "/" + image
+	}
+	return pool + "/" + image + "@" + snap
+}
+
+func (b *radosBackend) ioctx(pool string) (*rados.IOContext, error) {
+	ioctx, err := b.conn.OpenIOContext(pool)
+	if err != nil {
+		if errno(err) == syscall.ENOENT {
+			return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("pool %q not found", pool))
+		}
+		return nil, cephError(err, fmt.Sprintf("open pool %q", pool))
+	}
+	return ioctx, nil
+}
+
+// open opens pool/image (at snap, when not empty) and returns a function
+// that closes both.
+func (b *radosBackend) open(pool, image, snap string, readOnly bool) (*rados.IOContext, *rbd.Image, func(), error) {
+	ioctx, err := b.ioctx(pool)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var img *rbd.Image
+	if readOnly {
+		img, err = rbd.OpenImageReadOnly(ioctx, image, snapOrHead(snap))
+	} else {
+		img, err = rbd.OpenImage(ioctx, image, snapOrHead(snap))
+	}
+	if err != nil {
+		ioctx.Destroy()
+		if errno(err) == syscall.ENOENT {
+			if snap != "" {
+				return nil, nil, nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("snapshot %s not found", spec(pool, image, snap)))
+			}
+			return nil, nil, nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("image %q not found in pool %q", image, pool))
+		}
+		return nil, nil, nil, cephError(err, "open image "+spec(pool, image, snap))
+	}
+	return ioctx, img, func() { _ = img.Close(); ioctx.Destroy() }, nil
+}
+
+func snapOrHead(snap string) string {
+	if snap == "" {
+		return rbd.NoSnapshot
+	}
+	return snap
+}
+
+// snapshot finds snap on an open image, or answers not_found.
+func snapshot(img *rbd.Image, pool, image, snap string) (rbd.SnapInfo, error) {
+	infos, err := img.GetSnapshotNames()
+	if err != nil {
+		return rbd.SnapInfo{}, cephError(err, "list snapshots of "+spec(pool, image, ""))
+	}
+	for _, s := range infos {
+		if s.Name == snap {
+			return s, nil
+		}
+	}
+	return rbd.SnapInfo{}, connect.NewError(connect.CodeNotFound, fmt.Errorf("snapshot %s not found", spec(pool, image, snap)))
+}
+
+func (b *radosBackend) createSnapshot(pool, image, snap string) (*storagev1.Image_Snapshot, error) {
+	ioctx, img, done, err := b.open(pool, image, "", false)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if _, err := img.CreateSnapshot(snap); err != nil {
+		if errno(err) == syscall.EEXIST {
+			return nil, connect.NewError(connect.CodeAlreadyExists, fmt.Errorf("snapshot %s already exists", spec(pool, image, snap)))
+		}
+		return nil, cephError(err, "create snapshot "+spec(pool, image, snap))
+	}
+	snaps, err := b.snapshots(ioctx, pool, img, image)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range snaps {
+		if s.GetName() == snap {
+			return s, nil
+		}
+	}
+	return nil, connect.NewError(connect.CodeAborted, fmt.Errorf("snapshot %s was deleted right after it was created", spec(pool, image, snap)))
+}
+
+func (b *radosBackend) deleteSnapshot(pool, image, snap string) error {
+	_, img, done, err := b.open(pool, image, "", false)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if _, err := snapshot(img, pool, image, snap); err != nil {
+		return err
+	}
+	s := img.GetSnapshot(snap)
+	if protected, err := s.IsProtected(); err != nil {
+		return cephError(err, "delete snapshot "+spec(pool, image, snap))
+	} else if protected {
+		return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf(
+			"delete snapshot %s: it is protected; unprotect it first (kubectl otterscale snapshot unprotect %[1]s)", spec(pool, image, snap)))
+	}
+	if err := s.Remove(); err != nil {
+		return cephError(err, "delete snapshot "+spec(pool, image, snap))
+	}
+	return nil
+}
+
+func (b *radosBackend) protectSnapshot(pool, image, snap string) error {
+	_, img, done, err := b.open(pool, image, "", false)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if _, err := snapshot(img, pool, image, snap); err != nil {
+		return err
+	}
+	s := img.GetSnapshot(snap)
+	if protected, err := s.IsProtected(); err != nil {
+		return cephError(err, "protect snapshot "+spec(pool, image, snap))
+	} else if protected {
+		return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("protect snapshot %s: it is already protected", spec(pool, image, snap)))
+	}
+	if err := s.Protect(); err != nil {
+		return cephError(err, "protect snapshot "+spec(pool, image, snap))
+	}
+	return nil
+}
+
+func (b *radosBackend) unprotectSnapshot(pool, image, snap string) error {
+	_, img, done, err := b.open(pool, image, "", false)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if _, err := snapshot(img, pool, image, snap); err != nil {
+		return err
+	}
+	s := img.GetSnapshot(snap)
+	if protected, err := s.IsProtected(); err != nil {
+		return cephError(err, "unprotect snapshot "+spec(pool, image, snap))
+	} else if !protected {
+		return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("unprotect snapshot %s: it is not protected", spec(pool, image, snap)))
+	}
+	// librbd would answer a bare EBUSY; name the clones instead.
+	if children, err := b.children(pool, image, snap); err != nil {
+		return err
+	} else if len(children) > 0 {
+		return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf(
+			"unprotect snapshot %s: it has %d clone(s) (%s); flatten them (rbd flatten) or delete them first",
+			spec(pool, image, snap), len(children), strings.Join(children, ", ")))
+	}
+	if err := s.Unprotect(); err != nil {
+		return cephError(err, "unprotect snapshot "+spec(pool, image, snap))
+	}
+	return nil
+}
+
+// children lists the clones of pool/image@snap as POOL/IMAGE.
+func (b *radosBackend) children(pool, image, snap string) ([]string, error) {
+	_, img, done, err := b.open(pool, image, snap, true)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	pools, images, err := img.ListChildren()
+	if err != nil {
+		return nil, cephError(err, "list clones of "+spec(pool, image, snap))
+	}
+	out := make([]string, len(images))
+	for i := range images {
+		out[i] = spec(pools[i], images[i], "")
+	}
+	return out, nil
+}
+
+func (b *radosBackend) rollbackSnapshot(pool, image, snap string) error {
+	_, img, done, err := b.open(pool, image, "", false)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if _, err := snapshot(img, pool, image, snap); err != nil {
+		return err
+	}
+	// Rolling back under a running VM corrupts its disk: refuse while any
+	// other client watches the image (a VM, rbd map, rbd-nbd).
+	watchers, err := img.ListWatchers()
+	if err != nil {
+		return cephError(err, "list users of "+spec(pool, image, ""))
+	}
+	self := int64(b.conn.GetInstanceID())
+	var users []string
+	for _, w := range watchers {
+		if w.Id != self {
+			users = append(users, w.Addr)
+		}
+	}
+	if len(users) > 0 {
+		return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf(
+			"roll back %s: the image is in use by %d client(s) (%s); stop the VM or unmap the image first",
+			spec(pool, image, snap), len(users), strings.Join(users, ", ")))
+	}
+	if err := img.GetSnapshot(snap).Rollback(); err != nil {
+		return cephError(err, "roll back "+spec(pool, image, snap))
+	}
+	return nil
+}
+
+func (b *radosBackend) listSnapshots(pool, image string) ([]*storagev1.Image_Snapshot, error) {
+	ioctx, img, done, err := b.open(pool, image, "", true)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return b.snapshots(ioctx, pool, img, image)
+}
+
+// snapshots lists an open image's snapshots, oldest first, with what
+// `rbd du` reports for each: the whole objects written between the previous
+// snapshot and this one.
+func (b *radosBackend) snapshots(ioctx *rados.IOContext, pool string, img *rbd.Image, image string) ([]*storagev1.Image_Snapshot, error) {
+	infos, err := img.GetSnapshotNames()
+	if err != nil {
+		return nil, cephError(err, "list snapshots of "+spec(pool, image, ""))
+	}
+	sort.Slice(infos, func(i, j int) bool { return infos[i].Id < infos[j].Id })
+	out := make([]*storagev1.Image_Snapshot, 0, len(infos))
+	prev := ""
+	for _, info := range infos {
+		protected, err := img.GetSnapshot(info.Name).IsProtected()
+		if err != nil {
+			return nil, cephError(err, "read snapshot "+spec(pool, image, info.Name))
+		}
+		used, err := du(ioctx, pool, image, info.Name, prev, info.Size)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &storagev1.Image_Snapshot{Name: info.Name, Protected: protected, QuotaBytes: info.Size, UsedBytes: used})
+		prev = info.Name
+	}
+	return out, nil
+}
+
+// du is `rbd du` for one line: the bytes, in whole objects, that differ
+// between snapshot from (the image's creation when empty) and snapshot to
+// (the image's head when empty). DiffIterate uses the fast-diff object map
+// where the image has one and reads the objects where it has not.
+func du(ioctx *rados.IOContext, pool, image, to, from string, size uint64) (uint64, error) {
+	img, err := rbd.OpenImageReadOnly(ioctx, image, snapOrHead(to))
+	if err != nil {
+		return 0, cephError(err, "open "+spec(pool, image, to))
+	}
+	defer img.Close()
+	var used uint64
+	err = img.DiffIterate(rbd.DiffIterateConfig{
+		SnapName:      snapOrHead(from),
+		Length:        size,
+		IncludeParent: rbd.ExcludeParent,
+		WholeObject:   rbd.EnableWholeObject,
+		Callback: func(_, length uint64, exists int, _ any) int {
+			if exists != 0 {
+				used += length
+			}
+			return 0
+		},
+	})
+	if err != nil {
+		return 0, cephError(err, "compute disk usage of "+spec(pool, image, to))
+	}
+	return used, nil
+}
+
+func (b *radosBackend) listImages(pool string) ([]*storagev1.Image, error) {
+	pools := []string{pool}
+	if pool == "" {
+		var err error
+		if pools, err = b.conn.ListPools(); err != nil {
+			return nil, cephError(err, "list pools")
+		}
+	}
+	out := []*storagev1.Image{}
+	for _, p := range pools {
+		images, err := b.poolImages(p)
+		if err != nil {
+			// Listing every pool skips those this user may not read (ceph-csi
+			// users are limited to their pools) and those without RBD.
+			if pool == "" && (connect.CodeOf(err) == connect.CodePermissionDenied || connect.CodeOf(err) == connect.CodeNotFound) {
+				continue
+			}
+			return nil, err
+		}
+		out = append(out, images...)
+	}
+	return out, nil
+}
+
+func (b *radosBackend) poolImages(pool string) ([]*storagev1.Image, error) {
+	ioctx, err := b.ioctx(pool)
+	if err != nil {
+		return nil, err
+	}
+	defer ioctx.Destroy()
+	names, err := rbd.GetImageNames(ioctx)
+	if err != nil {
+		return nil, cephError(err, fmt.Sprintf("list images in pool %q", pool))
+	}
+	sort.Strings(names)
+	out := make([]*storagev1.Image, 0, len(names))
+	for _, name := range names {
+		img, err := b.image(ioctx, pool, name)
+		if connect.CodeOf(err) == connect.CodeNotFound {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, img)
+	}
+	return out, nil
+}
+
+// image reads every field of the Image message.
+func (b *radosBackend) image(ioctx *rados.IOContext, pool, name string) (*storagev1.Image, error) {
+	img, err := rbd.OpenImageReadOnly(ioctx, name, rbd.NoSnapshot)
+	if err != nil {
+		return nil, cephError(err, "open image "+spec(pool, name, ""))
+	}
+	defer img.Close()
+	op := "read image " + spec(pool, name, "")
+	st, err := img.Stat()
+	if err != nil {
+		return nil, cephError(err, op)
+	}
+	features, err := img.GetFeatures()
+	if err != nil {
+		return nil, cephError(err, op)
+	}
+	unit, err := img.GetStripeUnit()
+	if err != nil {
+		return nil, cephError(err, op)
+	}
+	count, err := img.GetStripeCount()
+	if err != nil {
+		return nil, cephError(err, op)
+	}
+	created, err := img.GetCreateTimestamp()
+	if err != nil {
+		return nil, cephError(err, op)
+	}
+	snaps, err := b.snapshots(ioctx, pool, img, name)
+	if err != nil {
+		return nil, err
+	}
+	last := ""
+	if len(snaps) > 0 {
+		last = snaps[len(snaps)-1].GetName()
+	}
+	// The image's use is rbd du's total: its head since the last snapshot
+	// plus what each snapshot holds.
+	used, err := du(ioctx, pool, name, "", last, st.Size)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range snaps {
+		used += s.GetUsedBytes()
+	}
+	return &storagev1.Image{
+		Name:            name,
+		PoolName:        pool,
+		ObjectSizeBytes: st.Obj_size,
+		StripeUnitBytes: unit,
+		StripeCount:     count,
+		QuotaBytes:      st.Size,
+		UsedBytes:       used,
+		ObjectCount:     st.Num_objs,
+		Layering:        features&rbd.FeatureLayering != 0,
+		ExclusiveLock:   features&rbd.FeatureExclusiveLock != 0,
+		ObjectMap:       features&rbd.FeatureObjectMap != 0,
+		FastDiff:        features&rbd.FeatureFastDiff != 0,
+		DeepFlatten:     features&rbd.FeatureDeepFlatten != 0,
+		CreatedAt:       timestamppb.New(time.Unix(created.Sec, created.Nsec)),
+		Snapshots:       snaps,
+	}, nil
+}
