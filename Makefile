@@ -57,7 +57,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 .PHONY: build
-build: ## build bin/kubectl-otterscale
+build: system-deps ## build bin/kubectl-otterscale (with Ceph support: cgo, -tags $(GO_TAGS))
 	go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-otterscale
 
 .PHONY: install
@@ -120,8 +120,19 @@ lint: $(GOLANGCI_LINT) $(BUF) ## golangci-lint, buf lint, and the no-cgo build
 	cd proto && $(BUF) lint
 	CGO_ENABLED=0 go build ./...
 
+# The e2e tests run the plugin through kubectl: use the machine's, or else
+# one built from the same Kubernetes release as the test API server.
+ifeq ($(shell command -v kubectl 2>/dev/null),)
+TEST_KUBECTL := $(KUBECTL)
+export PATH := $(dir $(KUBECTL)):$(PATH)
+endif
+
+.PHONY: system-deps
+system-deps: ## install the Debian packages the tests and the demo need (Ceph, go-ceph's headers) when missing
+	@hack/system-deps.sh
+
 .PHONY: test
-test: testenv-bins check-generated lint build ## unit, integration and end-to-end tests against a real kube-apiserver and a real Ceph
+test: system-deps $(TEST_KUBECTL) testenv-bins check-generated lint build ## unit, integration and end-to-end tests against a real kube-apiserver and a real Ceph
 	go test -count=1 $(GO_TEST_FLAGS) ./...
 	@echo "--- the same tests, built without cgo (no Ceph support)"
 	CGO_ENABLED=0 go test -count=1 $(GO_TEST_FLAGS) ./pkg/... ./proto/...
@@ -134,12 +145,17 @@ test-unit: ## the fast tests that need no API server
 testenv: testenv-bins build ## keep a sandbox API server with the CDI CRDs running and print how to use it (Ctrl-C stops it)
 	go run ./hack/sandbox
 
+# The Ceph-enabled build loads librbd and librados (some 30 shared
+# libraries) at start; the cgo-free one loads none. Both are measured.
 .PHONY: bench
-bench: testenv-bins build ## benchmarks against kubectl on the same local API server
+bench: system-deps testenv-bins build ## benchmarks against kubectl on the same local API server, for both builds
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/nocgo/kubectl-otterscale ./cmd/kubectl-otterscale
 	go run ./bench
+	@echo
+	OTTERSCALE_BINARY=$(CURDIR)/bin/nocgo/kubectl-otterscale BENCH_RESULTS=bench/results/latest-nocgo.txt go run ./bench
 
 .PHONY: demo
-demo: testenv-bins build ## a local sandbox with the plugin doing its work
+demo: system-deps testenv-bins build ## a local sandbox with the plugin doing its work
 	go run ./hack/sandbox -demo
 
 .PHONY: clean

@@ -8,8 +8,16 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/yaml"
 
+	"github.com/otterscale/kubectl-otterscale/pkg/storage"
 	"github.com/otterscale/kubectl-otterscale/pkg/version"
 )
+
+// versionInfo is the build's version and whether it can talk to Ceph
+// (cgo builds with the pacific tag can; others cannot: see the README).
+type versionInfo struct {
+	version.Info
+	Ceph bool `json:"ceph"`
+}
 
 // NewCmdVersion returns `kubectl otterscale version`. It never reads a
 // kubeconfig: it must work on a machine with no cluster at all.
@@ -20,11 +28,15 @@ func NewCmdVersion(streams genericiooptions.IOStreams) *cobra.Command {
 		Short: "Print the plugin's version",
 		Args:  noArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
-			info := version.Get()
+			info := versionInfo{Info: version.Get(), Ceph: storage.Supported}
 			switch output {
 			case "":
-				_, err := fmt.Fprintf(streams.Out, "kubectl-otterscale %s (commit %s, built %s, %s, %s)\n",
-					info.Version, info.Commit, info.Date, info.GoVersion, info.Platform)
+				ceph := "with Ceph support"
+				if !info.Ceph {
+					ceph = "without Ceph support"
+				}
+				_, err := fmt.Fprintf(streams.Out, "kubectl-otterscale %s (commit %s, built %s, %s, %s, %s)\n",
+					info.Version, info.Commit, info.Date, info.GoVersion, info.Platform, ceph)
 				return err
 			case "json", "yaml":
 				data, err := json.MarshalIndent(info, "", "  ")
