@@ -213,6 +213,17 @@ func TestProcedures(t *testing.T) {
 		// Ours.
 		{storagev1connect.StorageServiceListImageSnapshotsProcedure, "/otterscale.storage.v1.StorageService/ListImageSnapshots", "ListImageSnapshotsRequest", "otterscale.storage.v1.ListImageSnapshotsResponse"},
 	}
+	// Ours, server-streaming.
+	if got, want := instancev1connect.InstanceServiceWatchDataVolumesProcedure, "/otterscale.instance.v1.InstanceService/WatchDataVolumes"; got != want {
+		t.Errorf("procedure %s, want %s", got, want)
+	}
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName("otterscale.instance.v1.InstanceService.WatchDataVolumes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md := d.(protoreflect.MethodDescriptor); !md.IsStreamingServer() || md.IsStreamingClient() {
+		t.Error("WatchDataVolumes must be server-streaming")
+	}
 	for _, p := range procedures {
 		if p.got != p.want {
 			t.Errorf("procedure %s, API.md says %s", p.got, p.want)

@@ -137,6 +137,71 @@ func (ListDataVolumesRequest_DataVolumeFilter) EnumDescriptor() ([]byte, []int) 
 	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{5, 0}
 }
 
+// Type is what happened.
+type WatchDataVolumesResponse_Type int32
+
+const (
+	WatchDataVolumesResponse_TYPE_UNSPECIFIED WatchDataVolumesResponse_Type = 0
+	// ADDED: a DataVolume appeared (or was there when the watch began).
+	WatchDataVolumesResponse_ADDED WatchDataVolumesResponse_Type = 1
+	// MODIFIED: a DataVolume, its claim or its conditions changed.
+	WatchDataVolumesResponse_MODIFIED WatchDataVolumesResponse_Type = 2
+	// DELETED: a DataVolume went away; data_volume is its last state.
+	WatchDataVolumesResponse_DELETED WatchDataVolumesResponse_Type = 3
+	// EVENT: a Kubernetes event about a DataVolume or its claim.
+	WatchDataVolumesResponse_EVENT WatchDataVolumesResponse_Type = 4
+	// SYNCED: every DataVolume that existed when the watch began has been
+	// sent; what follows are changes.
+	WatchDataVolumesResponse_SYNCED WatchDataVolumesResponse_Type = 5
+)
+
+// Enum value maps for WatchDataVolumesResponse_Type.
+var (
+	WatchDataVolumesResponse_Type_name = map[int32]string{
+		0: "TYPE_UNSPECIFIED",
+		1: "ADDED",
+		2: "MODIFIED",
+		3: "DELETED",
+		4: "EVENT",
+		5: "SYNCED",
+	}
+	WatchDataVolumesResponse_Type_value = map[string]int32{
+		"TYPE_UNSPECIFIED": 0,
+		"ADDED":            1,
+		"MODIFIED":         2,
+		"DELETED":          3,
+		"EVENT":            4,
+		"SYNCED":           5,
+	}
+)
+
+func (x WatchDataVolumesResponse_Type) Enum() *WatchDataVolumesResponse_Type {
+	p := new(WatchDataVolumesResponse_Type)
+	*p = x
+	return p
+}
+
+func (x WatchDataVolumesResponse_Type) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WatchDataVolumesResponse_Type) Descriptor() protoreflect.EnumDescriptor {
+	return file_otterscale_instance_v1_instance_proto_enumTypes[2].Descriptor()
+}
+
+func (WatchDataVolumesResponse_Type) Type() protoreflect.EnumType {
+	return &file_otterscale_instance_v1_instance_proto_enumTypes[2]
+}
+
+func (x WatchDataVolumesResponse_Type) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WatchDataVolumesResponse_Type.Descriptor instead.
+func (WatchDataVolumesResponse_Type) EnumDescriptor() ([]byte, []int) {
+	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{10, 0}
+}
+
 // DataVolume is a CDI DataVolume with its claim joined in.
 type DataVolume struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -902,6 +967,242 @@ func (x *ExtendDataVolumeRequest) GetSizeBytes() int64 {
 	return 0
 }
 
+type WatchDataVolumesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Scope string                 `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	// namespace empty watches all namespaces.
+	Namespace string `protobuf:"bytes,3,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// names, when given, limits the watch to these DataVolumes.
+	Names []string `protobuf:"bytes,4,rep,name=names,proto3" json:"names,omitempty"`
+	// label_selector is a Kubernetes label selector, e.g. "app=web".
+	LabelSelector string `protobuf:"bytes,5,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchDataVolumesRequest) Reset() {
+	*x = WatchDataVolumesRequest{}
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchDataVolumesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchDataVolumesRequest) ProtoMessage() {}
+
+func (x *WatchDataVolumesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchDataVolumesRequest.ProtoReflect.Descriptor instead.
+func (*WatchDataVolumesRequest) Descriptor() ([]byte, []int) {
+	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *WatchDataVolumesRequest) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *WatchDataVolumesRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *WatchDataVolumesRequest) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
+func (x *WatchDataVolumesRequest) GetLabelSelector() string {
+	if x != nil {
+		return x.LabelSelector
+	}
+	return ""
+}
+
+type WatchDataVolumesResponse struct {
+	state         protoimpl.MessageState        `protogen:"open.v1"`
+	Type          WatchDataVolumesResponse_Type `protobuf:"varint,1,opt,name=type,proto3,enum=otterscale.instance.v1.WatchDataVolumesResponse_Type" json:"type,omitempty"`
+	DataVolume    *DataVolume                   `protobuf:"bytes,2,opt,name=data_volume,json=dataVolume,proto3" json:"data_volume,omitempty"`
+	Event         *Event                        `protobuf:"bytes,3,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchDataVolumesResponse) Reset() {
+	*x = WatchDataVolumesResponse{}
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchDataVolumesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchDataVolumesResponse) ProtoMessage() {}
+
+func (x *WatchDataVolumesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchDataVolumesResponse.ProtoReflect.Descriptor instead.
+func (*WatchDataVolumesResponse) Descriptor() ([]byte, []int) {
+	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *WatchDataVolumesResponse) GetType() WatchDataVolumesResponse_Type {
+	if x != nil {
+		return x.Type
+	}
+	return WatchDataVolumesResponse_TYPE_UNSPECIFIED
+}
+
+func (x *WatchDataVolumesResponse) GetDataVolume() *DataVolume {
+	if x != nil {
+		return x.DataVolume
+	}
+	return nil
+}
+
+func (x *WatchDataVolumesResponse) GetEvent() *Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+// Event is a Kubernetes event about a DataVolume or its claim.
+type Event struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// type is Normal or Warning.
+	Type    string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Reason  string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// data_volume is the DataVolume the event concerns (the claim's name is
+	// the DataVolume's).
+	DataVolume string `protobuf:"bytes,4,opt,name=data_volume,json=dataVolume,proto3" json:"data_volume,omitempty"`
+	Namespace  string `protobuf:"bytes,5,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// object is what the event was reported on, e.g. "PersistentVolumeClaim/web".
+	Object        string                 `protobuf:"bytes,6,opt,name=object,proto3" json:"object,omitempty"`
+	Count         int32                  `protobuf:"varint,7,opt,name=count,proto3" json:"count,omitempty"`
+	LastSeenAt    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=last_seen_at,json=lastSeenAt,proto3" json:"last_seen_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Event) Reset() {
+	*x = Event{}
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Event) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Event) ProtoMessage() {}
+
+func (x *Event) ProtoReflect() protoreflect.Message {
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Event.ProtoReflect.Descriptor instead.
+func (*Event) Descriptor() ([]byte, []int) {
+	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Event) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Event) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Event) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *Event) GetDataVolume() string {
+	if x != nil {
+		return x.DataVolume
+	}
+	return ""
+}
+
+func (x *Event) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *Event) GetObject() string {
+	if x != nil {
+		return x.Object
+	}
+	return ""
+}
+
+func (x *Event) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *Event) GetLastSeenAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSeenAt
+	}
+	return nil
+}
+
 // Source says where the DataVolume's data comes from.
 type DataVolume_Source struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -916,7 +1217,7 @@ type DataVolume_Source struct {
 
 func (x *DataVolume_Source) Reset() {
 	*x = DataVolume_Source{}
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[9]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -928,7 +1229,7 @@ func (x *DataVolume_Source) String() string {
 func (*DataVolume_Source) ProtoMessage() {}
 
 func (x *DataVolume_Source) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[9]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -973,7 +1274,7 @@ type DataVolume_Condition struct {
 
 func (x *DataVolume_Condition) Reset() {
 	*x = DataVolume_Condition{}
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[10]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -985,7 +1286,7 @@ func (x *DataVolume_Condition) String() string {
 func (*DataVolume_Condition) ProtoMessage() {}
 
 func (x *DataVolume_Condition) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[10]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1151,13 +1452,43 @@ const file_otterscale_instance_v1_instance_proto_rawDesc = "" +
 	"\tnamespace\x18\x03 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x04 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
-	"size_bytes\x18\v \x01(\x03R\tsizeBytesJ\x04\b\x02\x10\x03R\bfacility2\x8b\x04\n" +
+	"size_bytes\x18\v \x01(\x03R\tsizeBytesJ\x04\b\x02\x10\x03R\bfacility\"\x9a\x01\n" +
+	"\x17WatchDataVolumesRequest\x12\x14\n" +
+	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x1c\n" +
+	"\tnamespace\x18\x03 \x01(\tR\tnamespace\x12\x14\n" +
+	"\x05names\x18\x04 \x03(\tR\x05names\x12%\n" +
+	"\x0elabel_selector\x18\x05 \x01(\tR\rlabelSelectorJ\x04\b\x02\x10\x03R\bfacility\"\xba\x02\n" +
+	"\x18WatchDataVolumesResponse\x12I\n" +
+	"\x04type\x18\x01 \x01(\x0e25.otterscale.instance.v1.WatchDataVolumesResponse.TypeR\x04type\x12C\n" +
+	"\vdata_volume\x18\x02 \x01(\v2\".otterscale.instance.v1.DataVolumeR\n" +
+	"dataVolume\x123\n" +
+	"\x05event\x18\x03 \x01(\v2\x1d.otterscale.instance.v1.EventR\x05event\"Y\n" +
+	"\x04Type\x12\x14\n" +
+	"\x10TYPE_UNSPECIFIED\x10\x00\x12\t\n" +
+	"\x05ADDED\x10\x01\x12\f\n" +
+	"\bMODIFIED\x10\x02\x12\v\n" +
+	"\aDELETED\x10\x03\x12\t\n" +
+	"\x05EVENT\x10\x04\x12\n" +
+	"\n" +
+	"\x06SYNCED\x10\x05\"\xf8\x01\n" +
+	"\x05Event\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12\x1f\n" +
+	"\vdata_volume\x18\x04 \x01(\tR\n" +
+	"dataVolume\x12\x1c\n" +
+	"\tnamespace\x18\x05 \x01(\tR\tnamespace\x12\x16\n" +
+	"\x06object\x18\x06 \x01(\tR\x06object\x12\x14\n" +
+	"\x05count\x18\a \x01(\x05R\x05count\x12<\n" +
+	"\flast_seen_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastSeenAt2\x84\x05\n" +
 	"\x0fInstanceService\x12g\n" +
 	"\x10CreateDataVolume\x12/.otterscale.instance.v1.CreateDataVolumeRequest\x1a\".otterscale.instance.v1.DataVolume\x12a\n" +
 	"\rGetDataVolume\x12,.otterscale.instance.v1.GetDataVolumeRequest\x1a\".otterscale.instance.v1.DataVolume\x12r\n" +
 	"\x0fListDataVolumes\x12..otterscale.instance.v1.ListDataVolumesRequest\x1a/.otterscale.instance.v1.ListDataVolumesResponse\x12[\n" +
 	"\x10DeleteDataVolume\x12/.otterscale.instance.v1.DeleteDataVolumeRequest\x1a\x16.google.protobuf.Empty\x12[\n" +
-	"\x10ExtendDataVolume\x12/.otterscale.instance.v1.ExtendDataVolumeRequest\x1a\x16.google.protobuf.EmptyBPZNgithub.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1;instancev1b\x06proto3"
+	"\x10ExtendDataVolume\x12/.otterscale.instance.v1.ExtendDataVolumeRequest\x1a\x16.google.protobuf.Empty\x12w\n" +
+	"\x10WatchDataVolumes\x12/.otterscale.instance.v1.WatchDataVolumesRequest\x1a0.otterscale.instance.v1.WatchDataVolumesResponse0\x01BPZNgithub.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1;instancev1b\x06proto3"
 
 var (
 	file_otterscale_instance_v1_instance_proto_rawDescOnce sync.Once
@@ -1171,57 +1502,67 @@ func file_otterscale_instance_v1_instance_proto_rawDescGZIP() []byte {
 	return file_otterscale_instance_v1_instance_proto_rawDescData
 }
 
-var file_otterscale_instance_v1_instance_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_otterscale_instance_v1_instance_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_otterscale_instance_v1_instance_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_otterscale_instance_v1_instance_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_otterscale_instance_v1_instance_proto_goTypes = []any{
 	(DataVolume_Source_Type)(0),                  // 0: otterscale.instance.v1.DataVolume.Source.Type
 	(ListDataVolumesRequest_DataVolumeFilter)(0), // 1: otterscale.instance.v1.ListDataVolumesRequest.DataVolumeFilter
-	(*DataVolume)(nil),                           // 2: otterscale.instance.v1.DataVolume
-	(*PersistentVolumeClaim)(nil),                // 3: otterscale.instance.v1.PersistentVolumeClaim
-	(*StorageClass)(nil),                         // 4: otterscale.instance.v1.StorageClass
-	(*CreateDataVolumeRequest)(nil),              // 5: otterscale.instance.v1.CreateDataVolumeRequest
-	(*GetDataVolumeRequest)(nil),                 // 6: otterscale.instance.v1.GetDataVolumeRequest
-	(*ListDataVolumesRequest)(nil),               // 7: otterscale.instance.v1.ListDataVolumesRequest
-	(*ListDataVolumesResponse)(nil),              // 8: otterscale.instance.v1.ListDataVolumesResponse
-	(*DeleteDataVolumeRequest)(nil),              // 9: otterscale.instance.v1.DeleteDataVolumeRequest
-	(*ExtendDataVolumeRequest)(nil),              // 10: otterscale.instance.v1.ExtendDataVolumeRequest
-	(*DataVolume_Source)(nil),                    // 11: otterscale.instance.v1.DataVolume.Source
-	(*DataVolume_Condition)(nil),                 // 12: otterscale.instance.v1.DataVolume.Condition
-	nil,                                          // 13: otterscale.instance.v1.StorageClass.ParametersEntry
-	(*timestamppb.Timestamp)(nil),                // 14: google.protobuf.Timestamp
-	(*emptypb.Empty)(nil),                        // 15: google.protobuf.Empty
+	(WatchDataVolumesResponse_Type)(0),           // 2: otterscale.instance.v1.WatchDataVolumesResponse.Type
+	(*DataVolume)(nil),                           // 3: otterscale.instance.v1.DataVolume
+	(*PersistentVolumeClaim)(nil),                // 4: otterscale.instance.v1.PersistentVolumeClaim
+	(*StorageClass)(nil),                         // 5: otterscale.instance.v1.StorageClass
+	(*CreateDataVolumeRequest)(nil),              // 6: otterscale.instance.v1.CreateDataVolumeRequest
+	(*GetDataVolumeRequest)(nil),                 // 7: otterscale.instance.v1.GetDataVolumeRequest
+	(*ListDataVolumesRequest)(nil),               // 8: otterscale.instance.v1.ListDataVolumesRequest
+	(*ListDataVolumesResponse)(nil),              // 9: otterscale.instance.v1.ListDataVolumesResponse
+	(*DeleteDataVolumeRequest)(nil),              // 10: otterscale.instance.v1.DeleteDataVolumeRequest
+	(*ExtendDataVolumeRequest)(nil),              // 11: otterscale.instance.v1.ExtendDataVolumeRequest
+	(*WatchDataVolumesRequest)(nil),              // 12: otterscale.instance.v1.WatchDataVolumesRequest
+	(*WatchDataVolumesResponse)(nil),             // 13: otterscale.instance.v1.WatchDataVolumesResponse
+	(*Event)(nil),                                // 14: otterscale.instance.v1.Event
+	(*DataVolume_Source)(nil),                    // 15: otterscale.instance.v1.DataVolume.Source
+	(*DataVolume_Condition)(nil),                 // 16: otterscale.instance.v1.DataVolume.Condition
+	nil,                                          // 17: otterscale.instance.v1.StorageClass.ParametersEntry
+	(*timestamppb.Timestamp)(nil),                // 18: google.protobuf.Timestamp
+	(*emptypb.Empty)(nil),                        // 19: google.protobuf.Empty
 }
 var file_otterscale_instance_v1_instance_proto_depIdxs = []int32{
-	11, // 0: otterscale.instance.v1.DataVolume.source:type_name -> otterscale.instance.v1.DataVolume.Source
-	3,  // 1: otterscale.instance.v1.DataVolume.persistent_volume_claim:type_name -> otterscale.instance.v1.PersistentVolumeClaim
-	12, // 2: otterscale.instance.v1.DataVolume.last_condition:type_name -> otterscale.instance.v1.DataVolume.Condition
-	12, // 3: otterscale.instance.v1.DataVolume.conditions:type_name -> otterscale.instance.v1.DataVolume.Condition
-	14, // 4: otterscale.instance.v1.DataVolume.created_at:type_name -> google.protobuf.Timestamp
-	4,  // 5: otterscale.instance.v1.PersistentVolumeClaim.storage_class:type_name -> otterscale.instance.v1.StorageClass
-	14, // 6: otterscale.instance.v1.PersistentVolumeClaim.created_at:type_name -> google.protobuf.Timestamp
-	13, // 7: otterscale.instance.v1.StorageClass.parameters:type_name -> otterscale.instance.v1.StorageClass.ParametersEntry
-	14, // 8: otterscale.instance.v1.StorageClass.created_at:type_name -> google.protobuf.Timestamp
-	11, // 9: otterscale.instance.v1.CreateDataVolumeRequest.source:type_name -> otterscale.instance.v1.DataVolume.Source
+	15, // 0: otterscale.instance.v1.DataVolume.source:type_name -> otterscale.instance.v1.DataVolume.Source
+	4,  // 1: otterscale.instance.v1.DataVolume.persistent_volume_claim:type_name -> otterscale.instance.v1.PersistentVolumeClaim
+	16, // 2: otterscale.instance.v1.DataVolume.last_condition:type_name -> otterscale.instance.v1.DataVolume.Condition
+	16, // 3: otterscale.instance.v1.DataVolume.conditions:type_name -> otterscale.instance.v1.DataVolume.Condition
+	18, // 4: otterscale.instance.v1.DataVolume.created_at:type_name -> google.protobuf.Timestamp
+	5,  // 5: otterscale.instance.v1.PersistentVolumeClaim.storage_class:type_name -> otterscale.instance.v1.StorageClass
+	18, // 6: otterscale.instance.v1.PersistentVolumeClaim.created_at:type_name -> google.protobuf.Timestamp
+	17, // 7: otterscale.instance.v1.StorageClass.parameters:type_name -> otterscale.instance.v1.StorageClass.ParametersEntry
+	18, // 8: otterscale.instance.v1.StorageClass.created_at:type_name -> google.protobuf.Timestamp
+	15, // 9: otterscale.instance.v1.CreateDataVolumeRequest.source:type_name -> otterscale.instance.v1.DataVolume.Source
 	1,  // 10: otterscale.instance.v1.ListDataVolumesRequest.filter:type_name -> otterscale.instance.v1.ListDataVolumesRequest.DataVolumeFilter
-	2,  // 11: otterscale.instance.v1.ListDataVolumesResponse.data_volumes:type_name -> otterscale.instance.v1.DataVolume
-	0,  // 12: otterscale.instance.v1.DataVolume.Source.type:type_name -> otterscale.instance.v1.DataVolume.Source.Type
-	14, // 13: otterscale.instance.v1.DataVolume.Condition.heartbeat_at:type_name -> google.protobuf.Timestamp
-	14, // 14: otterscale.instance.v1.DataVolume.Condition.transitioned_at:type_name -> google.protobuf.Timestamp
-	5,  // 15: otterscale.instance.v1.InstanceService.CreateDataVolume:input_type -> otterscale.instance.v1.CreateDataVolumeRequest
-	6,  // 16: otterscale.instance.v1.InstanceService.GetDataVolume:input_type -> otterscale.instance.v1.GetDataVolumeRequest
-	7,  // 17: otterscale.instance.v1.InstanceService.ListDataVolumes:input_type -> otterscale.instance.v1.ListDataVolumesRequest
-	9,  // 18: otterscale.instance.v1.InstanceService.DeleteDataVolume:input_type -> otterscale.instance.v1.DeleteDataVolumeRequest
-	10, // 19: otterscale.instance.v1.InstanceService.ExtendDataVolume:input_type -> otterscale.instance.v1.ExtendDataVolumeRequest
-	2,  // 20: otterscale.instance.v1.InstanceService.CreateDataVolume:output_type -> otterscale.instance.v1.DataVolume
-	2,  // 21: otterscale.instance.v1.InstanceService.GetDataVolume:output_type -> otterscale.instance.v1.DataVolume
-	8,  // 22: otterscale.instance.v1.InstanceService.ListDataVolumes:output_type -> otterscale.instance.v1.ListDataVolumesResponse
-	15, // 23: otterscale.instance.v1.InstanceService.DeleteDataVolume:output_type -> google.protobuf.Empty
-	15, // 24: otterscale.instance.v1.InstanceService.ExtendDataVolume:output_type -> google.protobuf.Empty
-	20, // [20:25] is the sub-list for method output_type
-	15, // [15:20] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	3,  // 11: otterscale.instance.v1.ListDataVolumesResponse.data_volumes:type_name -> otterscale.instance.v1.DataVolume
+	2,  // 12: otterscale.instance.v1.WatchDataVolumesResponse.type:type_name -> otterscale.instance.v1.WatchDataVolumesResponse.Type
+	3,  // 13: otterscale.instance.v1.WatchDataVolumesResponse.data_volume:type_name -> otterscale.instance.v1.DataVolume
+	14, // 14: otterscale.instance.v1.WatchDataVolumesResponse.event:type_name -> otterscale.instance.v1.Event
+	18, // 15: otterscale.instance.v1.Event.last_seen_at:type_name -> google.protobuf.Timestamp
+	0,  // 16: otterscale.instance.v1.DataVolume.Source.type:type_name -> otterscale.instance.v1.DataVolume.Source.Type
+	18, // 17: otterscale.instance.v1.DataVolume.Condition.heartbeat_at:type_name -> google.protobuf.Timestamp
+	18, // 18: otterscale.instance.v1.DataVolume.Condition.transitioned_at:type_name -> google.protobuf.Timestamp
+	6,  // 19: otterscale.instance.v1.InstanceService.CreateDataVolume:input_type -> otterscale.instance.v1.CreateDataVolumeRequest
+	7,  // 20: otterscale.instance.v1.InstanceService.GetDataVolume:input_type -> otterscale.instance.v1.GetDataVolumeRequest
+	8,  // 21: otterscale.instance.v1.InstanceService.ListDataVolumes:input_type -> otterscale.instance.v1.ListDataVolumesRequest
+	10, // 22: otterscale.instance.v1.InstanceService.DeleteDataVolume:input_type -> otterscale.instance.v1.DeleteDataVolumeRequest
+	11, // 23: otterscale.instance.v1.InstanceService.ExtendDataVolume:input_type -> otterscale.instance.v1.ExtendDataVolumeRequest
+	12, // 24: otterscale.instance.v1.InstanceService.WatchDataVolumes:input_type -> otterscale.instance.v1.WatchDataVolumesRequest
+	3,  // 25: otterscale.instance.v1.InstanceService.CreateDataVolume:output_type -> otterscale.instance.v1.DataVolume
+	3,  // 26: otterscale.instance.v1.InstanceService.GetDataVolume:output_type -> otterscale.instance.v1.DataVolume
+	9,  // 27: otterscale.instance.v1.InstanceService.ListDataVolumes:output_type -> otterscale.instance.v1.ListDataVolumesResponse
+	19, // 28: otterscale.instance.v1.InstanceService.DeleteDataVolume:output_type -> google.protobuf.Empty
+	19, // 29: otterscale.instance.v1.InstanceService.ExtendDataVolume:output_type -> google.protobuf.Empty
+	13, // 30: otterscale.instance.v1.InstanceService.WatchDataVolumes:output_type -> otterscale.instance.v1.WatchDataVolumesResponse
+	25, // [25:31] is the sub-list for method output_type
+	19, // [19:25] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_otterscale_instance_v1_instance_proto_init() }
@@ -1234,8 +1575,8 @@ func file_otterscale_instance_v1_instance_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_otterscale_instance_v1_instance_proto_rawDesc), len(file_otterscale_instance_v1_instance_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   12,
+			NumEnums:      3,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -53,6 +53,9 @@ const (
 	// InstanceServiceExtendDataVolumeProcedure is the fully-qualified name of the InstanceService's
 	// ExtendDataVolume RPC.
 	InstanceServiceExtendDataVolumeProcedure = "/otterscale.instance.v1.InstanceService/ExtendDataVolume"
+	// InstanceServiceWatchDataVolumesProcedure is the fully-qualified name of the InstanceService's
+	// WatchDataVolumes RPC.
+	InstanceServiceWatchDataVolumesProcedure = "/otterscale.instance.v1.InstanceService/WatchDataVolumes"
 )
 
 // InstanceServiceClient is a client for the otterscale.instance.v1.InstanceService service.
@@ -69,6 +72,12 @@ type InstanceServiceClient interface {
 	DeleteDataVolume(context.Context, *connect.Request[v1.DeleteDataVolumeRequest]) (*connect.Response[emptypb.Empty], error)
 	// ExtendDataVolume grows the DataVolume's claim to size_bytes.
 	ExtendDataVolume(context.Context, *connect.Request[v1.ExtendDataVolumeRequest]) (*connect.Response[emptypb.Empty], error)
+	// WatchDataVolumes streams DataVolumes as they change: first every
+	// matching one (ADDED), then SYNCED, then each change, and the Kubernetes
+	// events that explain a stall (ProvisioningFailed, ErrClaimNotValid,
+	// importer restarts). It resumes by itself after the API server's watch
+	// expires or the connection drops, without losing or repeating state.
+	WatchDataVolumes(context.Context, *connect.Request[v1.WatchDataVolumesRequest]) (*connect.ServerStreamForClient[v1.WatchDataVolumesResponse], error)
 }
 
 // NewInstanceServiceClient constructs a client for the otterscale.instance.v1.InstanceService
@@ -112,6 +121,12 @@ func NewInstanceServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(instanceServiceMethods.ByName("ExtendDataVolume")),
 			connect.WithClientOptions(opts...),
 		),
+		watchDataVolumes: connect.NewClient[v1.WatchDataVolumesRequest, v1.WatchDataVolumesResponse](
+			httpClient,
+			baseURL+InstanceServiceWatchDataVolumesProcedure,
+			connect.WithSchema(instanceServiceMethods.ByName("WatchDataVolumes")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -122,6 +137,7 @@ type instanceServiceClient struct {
 	listDataVolumes  *connect.Client[v1.ListDataVolumesRequest, v1.ListDataVolumesResponse]
 	deleteDataVolume *connect.Client[v1.DeleteDataVolumeRequest, emptypb.Empty]
 	extendDataVolume *connect.Client[v1.ExtendDataVolumeRequest, emptypb.Empty]
+	watchDataVolumes *connect.Client[v1.WatchDataVolumesRequest, v1.WatchDataVolumesResponse]
 }
 
 // CreateDataVolume calls otterscale.instance.v1.InstanceService.CreateDataVolume.
@@ -149,6 +165,11 @@ func (c *instanceServiceClient) ExtendDataVolume(ctx context.Context, req *conne
 	return c.extendDataVolume.CallUnary(ctx, req)
 }
 
+// WatchDataVolumes calls otterscale.instance.v1.InstanceService.WatchDataVolumes.
+func (c *instanceServiceClient) WatchDataVolumes(ctx context.Context, req *connect.Request[v1.WatchDataVolumesRequest]) (*connect.ServerStreamForClient[v1.WatchDataVolumesResponse], error) {
+	return c.watchDataVolumes.CallServerStream(ctx, req)
+}
+
 // InstanceServiceHandler is an implementation of the otterscale.instance.v1.InstanceService
 // service.
 type InstanceServiceHandler interface {
@@ -164,6 +185,12 @@ type InstanceServiceHandler interface {
 	DeleteDataVolume(context.Context, *connect.Request[v1.DeleteDataVolumeRequest]) (*connect.Response[emptypb.Empty], error)
 	// ExtendDataVolume grows the DataVolume's claim to size_bytes.
 	ExtendDataVolume(context.Context, *connect.Request[v1.ExtendDataVolumeRequest]) (*connect.Response[emptypb.Empty], error)
+	// WatchDataVolumes streams DataVolumes as they change: first every
+	// matching one (ADDED), then SYNCED, then each change, and the Kubernetes
+	// events that explain a stall (ProvisioningFailed, ErrClaimNotValid,
+	// importer restarts). It resumes by itself after the API server's watch
+	// expires or the connection drops, without losing or repeating state.
+	WatchDataVolumes(context.Context, *connect.Request[v1.WatchDataVolumesRequest], *connect.ServerStream[v1.WatchDataVolumesResponse]) error
 }
 
 // NewInstanceServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -203,6 +230,12 @@ func NewInstanceServiceHandler(svc InstanceServiceHandler, opts ...connect.Handl
 		connect.WithSchema(instanceServiceMethods.ByName("ExtendDataVolume")),
 		connect.WithHandlerOptions(opts...),
 	)
+	instanceServiceWatchDataVolumesHandler := connect.NewServerStreamHandler(
+		InstanceServiceWatchDataVolumesProcedure,
+		svc.WatchDataVolumes,
+		connect.WithSchema(instanceServiceMethods.ByName("WatchDataVolumes")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/otterscale.instance.v1.InstanceService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case InstanceServiceCreateDataVolumeProcedure:
@@ -215,6 +248,8 @@ func NewInstanceServiceHandler(svc InstanceServiceHandler, opts ...connect.Handl
 			instanceServiceDeleteDataVolumeHandler.ServeHTTP(w, r)
 		case InstanceServiceExtendDataVolumeProcedure:
 			instanceServiceExtendDataVolumeHandler.ServeHTTP(w, r)
+		case InstanceServiceWatchDataVolumesProcedure:
+			instanceServiceWatchDataVolumesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -242,4 +277,8 @@ func (UnimplementedInstanceServiceHandler) DeleteDataVolume(context.Context, *co
 
 func (UnimplementedInstanceServiceHandler) ExtendDataVolume(context.Context, *connect.Request[v1.ExtendDataVolumeRequest]) (*connect.Response[emptypb.Empty], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("otterscale.instance.v1.InstanceService.ExtendDataVolume is not implemented"))
+}
+
+func (UnimplementedInstanceServiceHandler) WatchDataVolumes(context.Context, *connect.Request[v1.WatchDataVolumesRequest], *connect.ServerStream[v1.WatchDataVolumesResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("otterscale.instance.v1.InstanceService.WatchDataVolumes is not implemented"))
 }
