@@ -2,11 +2,13 @@
 # Installs the Debian packages that `make test` and `make demo` need and a
 # fresh machine of ours lacks: a real Ceph for the RBD tests (ceph-mon,
 # ceph-osd, the ceph and rbd CLIs) and the headers go-ceph builds against
-# (Debian 12: Ceph 16.2, pacific). Does nothing when all are there.
+# (Debian 12: Ceph 16.2, pacific), and tmux, which the end-to-end test of
+# the full-screen view drives as a person would. Does nothing when all are
+# there.
 set -euo pipefail
 
 missing=()
-for pkg in ceph-mon ceph-osd ceph-common librados-dev librbd-dev; do
+for pkg in ceph-mon ceph-osd ceph-common librados-dev librbd-dev tmux; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
 done
 ((${#missing[@]})) || exit 0

@@ -17,6 +17,7 @@ import (
 	cdiclient "kubevirt.io/client-go/containerizeddataimporter"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
+	"github.com/otterscale/kubectl-otterscale/internal/cdisim"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 )
 
@@ -71,13 +72,20 @@ func runDemo(ctx context.Context, env *testenv.Env, out io.Writer) error {
 	d.run(2, "otterscale", "dv", "extend", "debian-12", "--size", "10Gi", "-n", demoNamespace)
 	d.run(5, "otterscale", "dv", "extend", "scratch", "--size", "4Gi", "-n", demoNamespace)
 
+	d.say("Follow an import live. On a terminal this is the compact wait view; in a pipe, a line per change.")
+	d.say("[sandbox stand-in for CDI] The sandbox now plays CDI's importer: claim bound, progress 0%% -> 100%%, Succeeded.")
+	d.run(0, "otterscale", "dv", "create", "ubuntu-24", "-n", demoNamespace, "--size", "8Gi", "--boot-image",
+		"--url", "https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img")
+	d.runLive(0, func() error { return d.simulateImport("ubuntu-24") },
+		"otterscale", "dv", "wait", "ubuntu-24", "-n", demoNamespace, "--timeout", "2m")
+
 	d.say("Delete two of them and list every namespace.")
 	d.run(0, "otterscale", "dv", "delete", "scratch", "web-disk", "-n", demoNamespace)
 	d.run(0, "otterscale", "dv", "list", "-A")
 	if d.failed > 0 {
 		return fmt.Errorf("%d demo steps did not end as expected", d.failed)
 	}
-	d.say("Done. `make testenv` keeps a sandbox running to try more by hand.")
+	d.say("Done. `make testenv` keeps a sandbox running to try more by hand (e.g. `kubectl otterscale dv watch -A`).")
 	return nil
 }
 
@@ -122,6 +130,67 @@ func (d *demo) run(wantCode int, args ...string) {
 		fmt.Fprintf(d.out, "(unexpected: the demo expected exit code %d)\n", wantCode)
 		d.failed++
 	}
+}
+
+// runLive runs `kubectl ARGS...` on the demo's own terminal, so that a
+// full-screen or live view shows as it would for a user, while act plays
+// its part beside it.
+func (d *demo) runLive(wantCode int, act func() error, args ...string) {
+	fmt.Fprintf(d.out, "$ kubectl %s\n", strings.Join(quote(args), " "))
+	name := "kubectl"
+	if d.direct != "" {
+		name, args = d.direct, args[1:]
+	}
+	cmd := exec.CommandContext(d.ctx, name, args...)
+	cmd.Env = append(os.Environ(), "PATH="+d.path, "KUBECONFIG="+d.env.Kubeconfig)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, d.out, d.out
+	if f, ok := d.out.(*os.File); ok {
+		cmd.Stdout, cmd.Stderr = f, f
+	}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(d.out, "(could not run: %v)\n", err)
+		d.failed++
+		return
+	}
+	actErr := act()
+	err := cmd.Wait()
+	code := 0
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	}
+	if actErr != nil {
+		fmt.Fprintf(d.out, "(the stand-in for CDI failed: %v)\n", actErr)
+		d.failed++
+	}
+	if code != wantCode {
+		fmt.Fprintf(d.out, "(unexpected: exit code %d, the demo expected %d)\n", code, wantCode)
+		d.failed++
+	}
+}
+
+// simulateImport moves an import from 0 to 100% over some seconds, as
+// CDI's importer would report it. Demo scaffolding: internal/cdisim.
+func (d *demo) simulateImport(name string) error {
+	sim, err := cdisim.New(d.env.Config)
+	if err != nil {
+		return err
+	}
+	ctx := d.ctx
+	if err := sim.CreateClaim(ctx, demoNamespace, name, "", true); err != nil {
+		return err
+	}
+	if err := sim.SetPhase(ctx, demoNamespace, name, cdiv1.ImportScheduled, "N/A"); err != nil {
+		return err
+	}
+	for pct := 0.0; pct < 100; pct += 7.31 {
+		time.Sleep(400 * time.Millisecond)
+		if err := sim.Progress(ctx, demoNamespace, name, pct); err != nil {
+			return err
+		}
+	}
+	time.Sleep(400 * time.Millisecond)
+	return sim.Succeed(ctx, demoNamespace, name)
 }
 
 // actAsCDI plays CDI's controller for one DataVolume: the claim, its

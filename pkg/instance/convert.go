@@ -14,6 +14,10 @@ import (
 // upstream OtterScale's ListDataVolumes filter selects on it.
 const BootImageLabel = "otterscale.com/data-volume.boot-image"
 
+// BindImmediateAnnotation makes CDI bind a claim whose storage class waits
+// for a first consumer (WaitForFirstConsumer) without one.
+const BindImmediateAnnotation = "cdi.kubevirt.io/storage.bind.immediate.requested"
+
 // toDataVolume converts CDI's DataVolume, its claim and the claim's storage
 // class (both may be nil) into the API's message. This is the one place
 // Kubernetes types become messages.

@@ -107,6 +107,9 @@ func (s *Service) CreateDataVolume(ctx context.Context, req *connect.Request[ins
 		},
 		Spec: cdiv1.DataVolumeSpec{Source: source, Storage: storage},
 	}
+	if r.GetBindImmediately() {
+		dv.Annotations = map[string]string{BindImmediateAnnotation: "true"}
+	}
 	created, err := c.CDI.CdiV1beta1().DataVolumes(ns).Create(ctx, dv, metav1.CreateOptions{})
 	if err != nil {
 		if apierrors.IsAlreadyExists(err) {

@@ -425,3 +425,22 @@ func TestScopesAndClusterErrors(t *testing.T) {
 		t.Errorf("status %d, body %v", status, out)
 	}
 }
+
+// bind_immediately sets CDI's annotation; without it there is none.
+func TestCreateBindImmediately(t *testing.T) {
+	f := setup(t)
+	for name, bind := range map[string]bool{"now": true, "later": false} {
+		if _, err := f.svc.CreateDataVolume(t.Context(), connect.NewRequest(&instancev1.CreateDataVolumeRequest{
+			Name: name, Namespace: f.ns, SizeBytes: 1 << 30, BindImmediately: bind,
+		})); err != nil {
+			t.Fatal(err)
+		}
+		dv, err := f.cdi.CdiV1beta1().DataVolumes(f.ns).Get(t.Context(), name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := dv.Annotations[instance.BindImmediateAnnotation]; ok != bind || (bind && got != "true") {
+			t.Errorf("%s: annotations %v", name, dv.Annotations)
+		}
+	}
+}

@@ -12,7 +12,7 @@ func NewCmdDataVolume(f *Factory, streams genericiooptions.IOStreams) *cobra.Com
 	cmd := &cobra.Command{
 		Use:     "datavolume",
 		Aliases: []string{"dv", "datavolumes", "dvs"},
-		Short:   "Create, list, extend and delete CDI DataVolumes",
+		Short:   "Create, list, extend, delete and watch CDI DataVolumes",
 		Long: `Create, list, extend and delete KubeVirt CDI DataVolumes: blank disks, imports from
 an HTTP(S) URL, and clones of existing claims.`,
 		Args: noArgs,
@@ -24,6 +24,8 @@ an HTTP(S) URL, and clones of existing claims.`,
 		NewCmdGet(f, streams, "list"),
 		NewCmdDelete(f, streams),
 		NewCmdExtend(f, streams),
+		NewCmdWatch(f, streams),
+		NewCmdWait(f, streams),
 	)
 	return cmd
 }

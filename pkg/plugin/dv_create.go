@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
@@ -40,6 +41,9 @@ type CreateOptions struct {
 	StorageClass string
 	AccessMode   string
 	VolumeMode   string
+	ForceBind    bool
+	Wait         bool
+	Timeout      time.Duration
 
 	f       *Factory
 	request *instancev1.CreateDataVolumeRequest
@@ -47,7 +51,7 @@ type CreateOptions struct {
 
 // NewCmdCreate returns `kubectl otterscale datavolume create`.
 func NewCmdCreate(f *Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &CreateOptions{IOStreams: streams, f: f}
+	o := &CreateOptions{IOStreams: streams, f: f, Timeout: DefaultWaitTimeout}
 	cmd := &cobra.Command{
 		Use:     "create NAME --size SIZE [--blank | --url URL | --clone [NAMESPACE/]CLAIM]",
 		Short:   "Create a DataVolume: a blank disk, an HTTP(S) import or a clone",
@@ -64,6 +68,9 @@ func NewCmdCreate(f *Factory, streams genericiooptions.IOStreams) *cobra.Command
 	fl.StringVar(&o.StorageClass, "storage-class", "", "Storage class (default: the cluster's default class)")
 	fl.StringVar(&o.AccessMode, "access-mode", "", "Access mode: ReadWriteOnce (default), ReadOnlyMany, ReadWriteMany or ReadWriteOncePod")
 	fl.StringVar(&o.VolumeMode, "volume-mode", "", "Volume mode: Filesystem or Block (default: the storage profile's)")
+	fl.BoolVar(&o.ForceBind, "force-bind", false, "Bind the claim now even if the storage class waits for a first consumer (CDI's bind-immediate annotation)")
+	fl.BoolVar(&o.Wait, "wait", false, "Follow the import until it ends, as `datavolume wait` does (exit codes likewise)")
+	addWaitFlags(cmd, &o.Timeout, nil)
 	o.PrintFlags.AddFlags(cmd, false)
 	return cmd
 }
@@ -72,12 +79,13 @@ func NewCmdCreate(f *Factory, streams genericiooptions.IOStreams) *cobra.Command
 // kubeconfig in Run, so that flag mistakes are reported without reading it.
 func (o *CreateOptions) Complete(_ context.Context, args []string) error {
 	o.request = &instancev1.CreateDataVolumeRequest{
-		Name:         args[0],
-		Source:       &instancev1.DataVolume_Source{Type: instancev1.DataVolume_Source_BLANK_IMAGE},
-		BootImage:    o.BootImage,
-		StorageClass: o.StorageClass,
-		AccessMode:   o.AccessMode,
-		VolumeMode:   o.VolumeMode,
+		Name:            args[0],
+		Source:          &instancev1.DataVolume_Source{Type: instancev1.DataVolume_Source_BLANK_IMAGE},
+		BootImage:       o.BootImage,
+		StorageClass:    o.StorageClass,
+		AccessMode:      o.AccessMode,
+		VolumeMode:      o.VolumeMode,
+		BindImmediately: o.ForceBind,
 	}
 	switch {
 	case o.URL != "":
@@ -117,6 +125,9 @@ func (o *CreateOptions) Validate() error {
 	if o.Size == "" && o.Clone == "" {
 		return usageErrorf("--size is required (e.g. --size 10Gi), except with --clone")
 	}
+	if o.Timeout <= 0 {
+		return usageErrorf("--timeout: must be positive, got %s", o.Timeout)
+	}
 	return o.PrintFlags.Validate()
 }
 
@@ -133,7 +144,11 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	}
 	if o.PrintFlags.Output == "" {
 		_, err = fmt.Fprintf(o.Out, "%s/%s created\n", dataVolumeResource, resp.Msg.GetName())
+	} else {
+		err = printDataVolumes(o.Out, o.PrintFlags, []*instancev1.DataVolume{resp.Msg}, false, true)
+	}
+	if err != nil || !o.Wait {
 		return err
 	}
-	return printDataVolumes(o.Out, o.PrintFlags, []*instancev1.DataVolume{resp.Msg}, false, true)
+	return waitFor(ctx, o.f, o.IOStreams, ns, o.request.GetName(), o.Timeout, o.PrintFlags.Output == "json")
 }

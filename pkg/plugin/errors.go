@@ -21,6 +21,7 @@ const (
 	ExitPrecondition = 5   // failed_precondition, unimplemented
 	ExitAuth         = 6   // unauthenticated, permission_denied
 	ExitUnavailable  = 7   // unavailable, deadline_exceeded, resource_exhausted
+	ExitFailed       = 8   // a DataVolume that was waited for failed
 	ExitInterrupted  = 130 // Ctrl-C (canceled)
 )
 
@@ -46,6 +47,9 @@ func ExitCode(err error) int {
 	}
 	if errors.Is(err, context.Canceled) {
 		return ExitInterrupted
+	}
+	if errors.Is(err, errWaitFailed) {
+		return ExitFailed
 	}
 	switch connect.CodeOf(err) {
 	case connect.CodeInvalidArgument, connect.CodeOutOfRange:

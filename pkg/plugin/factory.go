@@ -5,7 +5,6 @@ import (
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
-	"github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1/instancev1connect"
 	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/instance"
 	"github.com/otterscale/kubectl-otterscale/pkg/storage"
@@ -36,7 +35,7 @@ func (f *Factory) Clusters() cluster.Provider {
 }
 
 // Instance is the InstanceService implementation the proxy also serves.
-func (f *Factory) Instance() instancev1connect.InstanceServiceHandler {
+func (f *Factory) Instance() *instance.Service {
 	return instance.New(f.Clusters())
 }
 

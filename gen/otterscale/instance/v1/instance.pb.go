@@ -576,9 +576,13 @@ type CreateDataVolumeRequest struct {
 	// or ReadWriteOncePod.
 	AccessMode string `protobuf:"bytes,101,opt,name=access_mode,json=accessMode,proto3" json:"access_mode,omitempty"`
 	// volume_mode is Filesystem or Block.
-	VolumeMode    string `protobuf:"bytes,102,opt,name=volume_mode,json=volumeMode,proto3" json:"volume_mode,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	VolumeMode string `protobuf:"bytes,102,opt,name=volume_mode,json=volumeMode,proto3" json:"volume_mode,omitempty"`
+	// bind_immediately asks CDI to bind the claim now even when the storage
+	// class waits for a first consumer (CDI's
+	// cdi.kubevirt.io/storage.bind.immediate.requested annotation).
+	BindImmediately bool `protobuf:"varint,103,opt,name=bind_immediately,json=bindImmediately,proto3" json:"bind_immediately,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *CreateDataVolumeRequest) Reset() {
@@ -672,6 +676,13 @@ func (x *CreateDataVolumeRequest) GetVolumeMode() string {
 		return x.VolumeMode
 	}
 	return ""
+}
+
+func (x *CreateDataVolumeRequest) GetBindImmediately() bool {
+	if x != nil {
+		return x.BindImmediately
+	}
+	return false
 }
 
 type GetDataVolumeRequest struct {
@@ -1414,7 +1425,7 @@ const file_otterscale_instance_v1_instance_proto_rawDesc = "" +
 	"created_at\x18\xc9\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x1a=\n" +
 	"\x0fParametersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd9\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x84\x03\n" +
 	"\x17CreateDataVolumeRequest\x12\x14\n" +
 	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x12\n" +
 	"\x04name\x18\v \x01(\tR\x04name\x12\x1c\n" +
@@ -1428,7 +1439,8 @@ const file_otterscale_instance_v1_instance_proto_rawDesc = "" +
 	"\vaccess_mode\x18e \x01(\tR\n" +
 	"accessMode\x12\x1f\n" +
 	"\vvolume_mode\x18f \x01(\tR\n" +
-	"volumeModeJ\x04\b\x02\x10\x03R\bfacility\"n\n" +
+	"volumeMode\x12)\n" +
+	"\x10bind_immediately\x18g \x01(\bR\x0fbindImmediatelyJ\x04\b\x02\x10\x03R\bfacility\"n\n" +
 	"\x14GetDataVolumeRequest\x12\x14\n" +
 	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x1c\n" +
 	"\tnamespace\x18\x03 \x01(\tR\tnamespace\x12\x12\n" +

@@ -1,0 +1,200 @@
+package tui
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
+)
+
+// parseProgress reads CDI's status.progress ("45.67%"). ok is false for
+// "N/A", an empty string or anything else that is not a percentage.
+func parseProgress(s string) (pct float64, ok bool) {
+	s = strings.TrimSpace(s)
+	if !strings.HasSuffix(s, "%") {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+	if err != nil {
+		return 0, false
+	}
+	return min(max(v, 0), 100), true
+}
+
+// progressText is what the progress column says: CDI's own string, or N/A.
+func progressText(s string) string {
+	if _, ok := parseProgress(s); ok {
+		return strings.TrimSpace(s)
+	}
+	return "N/A"
+}
+
+// condition returns the DataVolume's condition of type typ, or nil.
+func condition(dv *instancev1.DataVolume, typ string) *instancev1.DataVolume_Condition {
+	for _, c := range dv.GetConditions() {
+		if c.GetType() == typ {
+			return c
+		}
+	}
+	if c := dv.GetLastCondition(); c.GetType() == typ {
+		return c
+	}
+	return nil
+}
+
+// statusCondition is the condition that says what the import is doing:
+// Running while it has a reason, else Ready, else Bound.
+func statusCondition(dv *instancev1.DataVolume) *instancev1.DataVolume_Condition {
+	for _, typ := range []string{"Running", "Ready", "Bound"} {
+		if c := condition(dv, typ); c.GetReason() != "" || c.GetMessage() != "" {
+			return c
+		}
+	}
+	if c := dv.GetLastCondition(); c != nil {
+		return c
+	}
+	return nil
+}
+
+// reasonOf is the Running (else Ready) condition's reason.
+func reasonOf(dv *instancev1.DataVolume) string {
+	return statusCondition(dv).GetReason()
+}
+
+// humanBytes prints a size in binary units the way Kubernetes quantities
+// read: 10Gi, 512Mi, 1.5Ti.
+func humanBytes(n int64) string {
+	if n <= 0 {
+		return ""
+	}
+	units := []string{"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"}
+	v := float64(n)
+	i := 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if v == float64(int64(v)) {
+		return strconv.FormatInt(int64(v), 10) + units[i]
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64) + units[i]
+}
+
+// humanAge prints how long ago t was in one or two units, like kubectl's
+// AGE column. Zero times print as "-".
+func humanAge(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := now.Sub(t)
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(d.Seconds())) + "s"
+	case d < 10*time.Minute:
+		m := int(d.Minutes())
+		if s := int(d.Seconds()) % 60; s != 0 {
+			return strconv.Itoa(m) + "m" + strconv.Itoa(s) + "s"
+		}
+		return strconv.Itoa(m) + "m"
+	case d < time.Hour:
+		return strconv.Itoa(int(d.Minutes())) + "m"
+	case d < 8*time.Hour:
+		h := int(d.Hours())
+		if m := int(d.Minutes()) % 60; m != 0 {
+			return strconv.Itoa(h) + "h" + strconv.Itoa(m) + "m"
+		}
+		return strconv.Itoa(h) + "h"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d.Hours())) + "h"
+	case d < 365*24*time.Hour:
+		return strconv.Itoa(int(d.Hours()/24)) + "d"
+	default:
+		return strconv.Itoa(int(d.Hours()/24/365)) + "y"
+	}
+}
+
+// clean makes text from the API server safe to print: control characters
+// (escape sequences included) are dropped and line breaks become spaces, so
+// a message can neither break a table row nor drive the terminal.
+func clean(s string) string {
+	ok := true
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			b.WriteByte(' ')
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f):
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// orDash keeps empty fields visible in space-separated output.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// PlainLine is one DataVolume as a line of plain text, for watch and wait
+// off a terminal: name, phase, progress and the Running/Ready reason,
+// separated by two spaces, with the namespace first when allNamespaces and
+// "restarts=N" last once the importer has restarted. Empty fields print as
+// "-". The line never contains escape sequences or line breaks.
+//
+//	dv1  ImportInProgress  45.67%  TransferRunning
+func PlainLine(dv *instancev1.DataVolume, allNamespaces bool) string {
+	fields := make([]string, 0, 6)
+	if allNamespaces {
+		fields = append(fields, orDash(clean(dv.GetNamespace())))
+	}
+	fields = append(fields,
+		orDash(clean(dv.GetName())),
+		orDash(clean(dv.GetPhase())),
+		progressText(dv.GetProgress()),
+		orDash(clean(reasonOf(dv))),
+	)
+	if n := dv.GetRestartCount(); n > 0 {
+		fields = append(fields, "restarts="+strconv.Itoa(int(n)))
+	}
+	return strings.Join(fields, "  ")
+}
+
+// PlainEvent is one Kubernetes event about a DataVolume as a line of plain
+// text: the DataVolume, the event's type (Normal or Warning), reason and
+// message, and "(xN)" when it was seen more than once. Like PlainLine it
+// never contains escape sequences or line breaks.
+//
+//	dv1  Warning  ProvisioningFailed  storageclass "fast" not found (x3)
+func PlainEvent(ev *instancev1.Event) string {
+	fields := []string{
+		orDash(clean(ev.GetDataVolume())),
+		orDash(clean(ev.GetType())),
+		orDash(clean(ev.GetReason())),
+	}
+	msg := strings.TrimSpace(clean(ev.GetMessage()))
+	if n := ev.GetCount(); n > 1 {
+		msg = strings.TrimSpace(msg + " (x" + strconv.Itoa(int(n)) + ")")
+	}
+	if msg != "" {
+		fields = append(fields, msg)
+	}
+	return strings.Join(fields, "  ")
+}

@@ -1,0 +1,113 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/otterscale/kubectl-otterscale/internal/testenv"
+)
+
+// tmuxSession runs a command in a detached tmux session of a fixed size,
+// so that a test can type into it and read its screen as a person would.
+type tmuxSession struct {
+	t    *testing.T
+	name string
+}
+
+func newTmux(t *testing.T, env *testenv.Env, dir string, command string) *tmuxSession {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("tmux is not installed; make system-deps installs it")
+		}
+		t.Skip("tmux is not installed (make system-deps installs it)")
+	}
+	s := &tmuxSession{t: t, name: "otterscale-e2e-" + strings.ReplaceAll(t.Name(), "/", "-")}
+	shell := "export PATH=" + dir + ":$PATH KUBECONFIG=" + env.Kubeconfig + " TERM=xterm-256color; " + command + "; echo EXITED=$?; sleep 30"
+	out, err := exec.Command("tmux", "new-session", "-d", "-s", s.name, "-x", "110", "-y", "24", "bash", "-c", shell).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tmux: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("tmux", "kill-session", "-t", s.name).Run() })
+	return s
+}
+
+func (s *tmuxSession) screen() string {
+	out, err := exec.Command("tmux", "capture-pane", "-p", "-t", s.name).Output()
+	if err != nil {
+		s.t.Fatalf("capture-pane: %v", err)
+	}
+	return string(out)
+}
+
+func (s *tmuxSession) keys(keys ...string) {
+	if out, err := exec.Command("tmux", append([]string{"send-keys", "-t", s.name}, keys...)...).CombinedOutput(); err != nil {
+		s.t.Fatalf("send-keys: %v: %s", err, out)
+	}
+}
+
+// until waits for the screen to show every one of want.
+func (s *tmuxSession) until(want ...string) string {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		screen := s.screen()
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(screen, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			return screen
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the screen never showed %q:\n%s", missing, screen)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// The full-screen view, driven in a real terminal: rows appear and change
+// live, enter shows the detail, q quits and gives the terminal back.
+func TestWatchScreenInTmux(t *testing.T) {
+	env := testenv.Require(t)
+	dir := pluginOnPath(t)
+	ns := "tui-e2e"
+	_, err := env.Kube.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	must(t, err)
+	sim, exists := cdi(t, env)
+	ctx := t.Context()
+	for _, name := range []string{"alpha", "beta"} {
+		if r := kubectl(t, env, dir, "otterscale", "dv", "create", name, "-n", ns, "--size", "2Gi", "--url", "https://example.com/"+name+".img"); r.code != 0 {
+			t.Fatalf("%+v", r)
+		}
+		exists(ns, name)
+	}
+
+	s := newTmux(t, env, dir, "kubectl otterscale dv watch -n "+ns)
+	s.until("alpha", "beta")
+	must(t, sim.CreateClaim(ctx, ns, "alpha", "", true))
+	must(t, sim.Progress(ctx, ns, "alpha", 45.67))
+	s.until("ImportInProgress", "45.67%", "TransferRunning")
+	must(t, sim.Succeed(ctx, ns, "beta"))
+	s.until("Succeeded")
+
+	// The detail pane of the selected DataVolume (the first row, alpha).
+	s.keys("Enter")
+	s.until("Running", "Ready", "Bound")
+	s.keys("Escape")
+	s.until("alpha", "beta")
+	s.keys("q")
+	screen := s.until("EXITED=0")
+	if strings.Contains(screen, "45.67%") {
+		t.Errorf("the view's last frame is still on screen after quitting:\n%s", screen)
+	}
+}
