@@ -109,7 +109,9 @@ func waitFor(ctx context.Context, f *Factory, streams genericiooptions.IOStreams
 		}
 		res = tui.WaitResultOf(final)
 	} else {
+		undo := logToFile()
 		res = waitPlain(watchCtx, streams.Out, events, timeout, asJSON)
+		undo()
 	}
 	if ctx.Err() != nil {
 		res.Outcome = tui.Interrupted

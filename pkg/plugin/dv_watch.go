@@ -99,6 +99,9 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 		_, err := runProgram(ctx, o.IOStreams, tui.NewWatch(events, tui.WatchOptions{Namespace: req.Namespace, AllNamespaces: o.AllNamespaces}))
 		return err
 	}
+	// client-go logs the watch's reconnections; they belong in the log
+	// file, not between the lines a script reads.
+	defer logToFile()()
 	return watchPlain(ctx, o.Out, events, o.AllNamespaces, o.Output == "json")
 }
 

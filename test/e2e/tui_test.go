@@ -1,14 +1,19 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	cdiclient "kubevirt.io/client-go/containerizeddataimporter"
+	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 )
@@ -109,5 +114,93 @@ func TestWatchScreenInTmux(t *testing.T) {
 	screen := s.until("EXITED=0")
 	if strings.Contains(screen, "45.67%") {
 		t.Errorf("the view's last frame is still on screen after quitting:\n%s", screen)
+	}
+}
+
+// A thousand DataVolumes, each updated while the view runs: the counts and
+// the rows the view ends on are what the API server holds.
+func TestWatchThousandInTmux(t *testing.T) {
+	env := testenv.Require(t)
+	dir := pluginOnPath(t)
+	ns := "many"
+	ctx := t.Context()
+	_, err := env.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	must(t, err)
+	client, err := cdiclient.NewForConfig(env.Config)
+	must(t, err)
+	sim, _ := cdi(t, env)
+	const n = 1000
+	name := func(i int) string { return fmt.Sprintf("dv-%04d", i) }
+	parallel(t, n, func(i int) error {
+		_, err := client.CdiV1beta1().DataVolumes(ns).Create(ctx, &cdiv1.DataVolume{
+			ObjectMeta: metav1.ObjectMeta{Name: name(i), Namespace: ns},
+			Spec: cdiv1.DataVolumeSpec{
+				Source:  &cdiv1.DataVolumeSource{Blank: &cdiv1.DataVolumeBlankImage{}},
+				Storage: &cdiv1.StorageSpec{Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}},
+			},
+		}, metav1.CreateOptions{})
+		return err
+	})
+
+	s := newTmux(t, env, dir, "kubectl otterscale dv watch -n "+ns)
+	s.until("1000 · sorted by name", name(0))
+	parallel(t, n, func(i int) error { return sim.Progress(ctx, ns, name(i), 50) })
+	parallel(t, n, func(i int) error {
+		if i == 7 {
+			return sim.Fail(ctx, ns, name(i), "ImportFailed", "bad image")
+		}
+		return sim.Succeed(ctx, ns, name(i))
+	})
+	list, err := client.CdiV1beta1().DataVolumes(ns).List(ctx, metav1.ListOptions{})
+	must(t, err)
+	phases := map[cdiv1.DataVolumePhase]int{}
+	for _, dv := range list.Items {
+		phases[dv.Status.Phase]++
+	}
+	if phases[cdiv1.Succeeded] != n-1 || phases[cdiv1.Failed] != 1 {
+		t.Fatalf("the API server holds %v", phases)
+	}
+	// Filter on the phase: the view's counts must match the server's.
+	s.keys("/", "Succeeded", "Enter")
+	s.until(fmt.Sprintf("%d/%d · sorted by name", n-1, n), name(0))
+	// Escape alone, and wait for it to land: an escape followed at once by
+	// "/" reads as alt+/, to a terminal program as to any other.
+	s.keys("Escape")
+	s.until(fmt.Sprintf(" %d · sorted by name", n)) // not "999/1000 · ..."
+	s.keys("/", "Failed", "Enter")
+	screen := s.until(fmt.Sprintf("1/%d · sorted by name", n), name(7), "ImportFailed")
+	if strings.Contains(screen, name(0)) {
+		t.Errorf("the Failed filter shows %s:\n%s", name(0), screen)
+	}
+	s.keys("q")
+	s.until("EXITED=0")
+}
+
+// parallel runs f for 0..n-1 on a few workers, failing the test on the
+// first error.
+func parallel(t *testing.T, n int, f func(i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	next := make(chan int)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := f(i); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }
