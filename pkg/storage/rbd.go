@@ -214,7 +214,9 @@ func (b *radosBackend) createSnapshot(pool, image, snap string) (*storagev1.Imag
 	return nil, connect.NewError(connect.CodeAborted, fmt.Errorf("snapshot %s was deleted right after it was created", spec(pool, image, snap)))
 }
 
-func (b *radosBackend) deleteSnapshot(pool, image, snap string) error {
+// onSnapshot opens pool/image for writing, checks that snap exists (not
+// found otherwise), and runs act on it.
+func (b *radosBackend) onSnapshot(pool, image, snap string, act func(img *rbd.Image, s *rbd.Snapshot, name string) error) error {
 	_, img, done, err := b.open(pool, image, "", false)
 	if err != nil {
 		return err
@@ -223,67 +225,70 @@ func (b *radosBackend) deleteSnapshot(pool, image, snap string) error {
 	if _, err := snapshot(img, pool, image, snap); err != nil {
 		return err
 	}
-	s := img.GetSnapshot(snap)
-	if protected, err := s.IsProtected(); err != nil {
-		return cephError(err, "delete snapshot "+spec(pool, image, snap))
-	} else if protected {
-		return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf(
-			"delete snapshot %s: it is protected; unprotect it first (kubectl otterscale snapshot unprotect %[1]s)", spec(pool, image, snap)))
+	return act(img, img.GetSnapshot(snap), spec(pool, image, snap))
+}
+
+// protected reports whether s is protected; op names the caller's action.
+func protected(s *rbd.Snapshot, op string) (bool, error) {
+	p, err := s.IsProtected()
+	if err != nil {
+		return false, cephError(err, op)
 	}
-	if err := s.Remove(); err != nil {
-		return cephError(err, "delete snapshot "+spec(pool, image, snap))
-	}
-	return nil
+	return p, nil
+}
+
+func (b *radosBackend) deleteSnapshot(pool, image, snap string) error {
+	return b.onSnapshot(pool, image, snap, func(_ *rbd.Image, s *rbd.Snapshot, name string) error {
+		op := "delete snapshot " + name
+		if p, err := protected(s, op); err != nil {
+			return err
+		} else if p {
+			return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf(
+				"%s: it is protected; unprotect it first (kubectl otterscale snapshot unprotect %s)", op, name))
+		}
+		if err := s.Remove(); err != nil {
+			return cephError(err, op)
+		}
+		return nil
+	})
 }
 
 func (b *radosBackend) protectSnapshot(pool, image, snap string) error {
-	_, img, done, err := b.open(pool, image, "", false)
-	if err != nil {
-		return err
-	}
-	defer done()
-	if _, err := snapshot(img, pool, image, snap); err != nil {
-		return err
-	}
-	s := img.GetSnapshot(snap)
-	if protected, err := s.IsProtected(); err != nil {
-		return cephError(err, "protect snapshot "+spec(pool, image, snap))
-	} else if protected {
-		return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("protect snapshot %s: it is already protected", spec(pool, image, snap)))
-	}
-	if err := s.Protect(); err != nil {
-		return cephError(err, "protect snapshot "+spec(pool, image, snap))
-	}
-	return nil
+	return b.onSnapshot(pool, image, snap, func(_ *rbd.Image, s *rbd.Snapshot, name string) error {
+		op := "protect snapshot " + name
+		if p, err := protected(s, op); err != nil {
+			return err
+		} else if p {
+			return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("%s: it is already protected", op))
+		}
+		if err := s.Protect(); err != nil {
+			return cephError(err, op)
+		}
+		return nil
+	})
 }
 
 func (b *radosBackend) unprotectSnapshot(pool, image, snap string) error {
-	_, img, done, err := b.open(pool, image, "", false)
-	if err != nil {
-		return err
-	}
-	defer done()
-	if _, err := snapshot(img, pool, image, snap); err != nil {
-		return err
-	}
-	s := img.GetSnapshot(snap)
-	if protected, err := s.IsProtected(); err != nil {
-		return cephError(err, "unprotect snapshot "+spec(pool, image, snap))
-	} else if !protected {
-		return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("unprotect snapshot %s: it is not protected", spec(pool, image, snap)))
-	}
-	// librbd would answer a bare EBUSY; name the clones instead.
-	if children, err := b.children(pool, image, snap); err != nil {
-		return err
-	} else if len(children) > 0 {
-		return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf(
-			"unprotect snapshot %s: it has %d clone(s) (%s); flatten them (rbd flatten) or delete them first",
-			spec(pool, image, snap), len(children), strings.Join(children, ", ")))
-	}
-	if err := s.Unprotect(); err != nil {
-		return cephError(err, "unprotect snapshot "+spec(pool, image, snap))
-	}
-	return nil
+	return b.onSnapshot(pool, image, snap, func(_ *rbd.Image, s *rbd.Snapshot, name string) error {
+		op := "unprotect snapshot " + name
+		if p, err := protected(s, op); err != nil {
+			return err
+		} else if !p {
+			return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("%s: it is not protected", op))
+		}
+		// librbd would answer a bare EBUSY; name the clones instead.
+		if children, err := b.children(pool, image, snap); err != nil {
+			return err
+		} else if len(children) > 0 {
+			return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf(
+				"%s: it has %d clone(s) (%s); flatten them (rbd flatten) or delete them first",
+				op, len(children), strings.Join(children, ", ")))
+		}
+		if err := s.Unprotect(); err != nil {
+			return cephError(err, op)
+		}
+		return nil
+	})
 }
 
 // children lists the clones of pool/image@snap as POOL/IMAGE.
@@ -305,36 +310,31 @@ func (b *radosBackend) children(pool, image, snap string) ([]string, error) {
 }
 
 func (b *radosBackend) rollbackSnapshot(pool, image, snap string) error {
-	_, img, done, err := b.open(pool, image, "", false)
-	if err != nil {
-		return err
-	}
-	defer done()
-	if _, err := snapshot(img, pool, image, snap); err != nil {
-		return err
-	}
-	// Rolling back under a running VM corrupts its disk: refuse while any
-	// other client watches the image (a VM, rbd map, rbd-nbd).
-	watchers, err := img.ListWatchers()
-	if err != nil {
-		return cephError(err, "list users of "+spec(pool, image, ""))
-	}
-	self := int64(b.conn.GetInstanceID())
-	var users []string
-	for _, w := range watchers {
-		if w.Id != self {
-			users = append(users, w.Addr)
+	return b.onSnapshot(pool, image, snap, func(img *rbd.Image, s *rbd.Snapshot, name string) error {
+		op := "roll back " + name
+		// Rolling back under a running VM corrupts its disk: refuse while
+		// any other client watches the image (a VM, rbd map, rbd-nbd).
+		watchers, err := img.ListWatchers()
+		if err != nil {
+			return cephError(err, "list users of "+spec(pool, image, ""))
 		}
-	}
-	if len(users) > 0 {
-		return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf(
-			"roll back %s: the image is in use by %d client(s) (%s); stop the VM or unmap the image first",
-			spec(pool, image, snap), len(users), strings.Join(users, ", ")))
-	}
-	if err := img.GetSnapshot(snap).Rollback(); err != nil {
-		return cephError(err, "roll back "+spec(pool, image, snap))
-	}
-	return nil
+		self := int64(b.conn.GetInstanceID())
+		var users []string
+		for _, w := range watchers {
+			if w.Id != self {
+				users = append(users, w.Addr)
+			}
+		}
+		if len(users) > 0 {
+			return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf(
+				"%s: the image is in use by %d client(s) (%s); stop the VM or unmap the image first",
+				op, len(users), strings.Join(users, ", ")))
+		}
+		if err := s.Rollback(); err != nil {
+			return cephError(err, op)
+		}
+		return nil
+	})
 }
 
 func (b *radosBackend) listSnapshots(pool, image string) ([]*storagev1.Image_Snapshot, error) {
