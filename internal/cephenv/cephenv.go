@@ -27,6 +27,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/otterscale/kubectl-otterscale/internal/daemon"
 )
 
 // The names Start gives things.
@@ -111,8 +113,8 @@ type Cluster struct {
 
 	opts  Options
 	ports *portLock
-	mon   *process
-	osd   *process
+	mon   *daemon.Process
+	osd   *daemon.Process
 
 	mu         sync.Mutex // serialises Stop, StopMon and StartMon
 	stopped    bool
@@ -200,7 +202,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	opts.Logf("cephenv: starting ceph-osd")
-	if c.osd, err = startProcess(lookPath("ceph-osd"), c.osdArgs(), filepath.Join(dir, "osd.0.log")); err != nil {
+	if c.osd, err = daemon.Start(lookPath("ceph-osd"), c.osdArgs(), filepath.Join(dir, "osd.0.log"), cephEnv()); err != nil {
 		return nil, err
 	}
 	if err := c.waitOSD(ctx); err != nil {
@@ -209,11 +211,11 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	opts.Logf("cephenv: ceph-osd up after %s", time.Since(begin).Round(time.Millisecond))
 
 	if _, err := c.Ceph(ctx, "osd", "pool", "create", c.Pool, "8", "8", "replicated"); err != nil {
-		return nil, withTail(err, c.mon, c.osd)
+		return nil, daemon.WithTail(err, c.mon, c.osd)
 	}
 	// Writes the pool's first object, so it also waits for the PGs to peer.
 	if _, err := c.RBD(ctx, "pool", "init", c.Pool); err != nil {
-		return nil, withTail(err, c.mon, c.osd)
+		return nil, daemon.WithTail(err, c.mon, c.osd)
 	}
 	if err := c.createUser(ctx); err != nil {
 		return nil, err
@@ -311,22 +313,22 @@ func (c *Cluster) mkfsMon(ctx context.Context) error {
 
 // startMon starts the monitor and waits until it answers.
 func (c *Cluster) startMon(ctx context.Context) error {
-	p, err := startProcess(lookPath("ceph-mon"), []string{"-c", c.Conf, "-d", "-i", monName},
-		filepath.Join(c.Dir, "mon."+monName+".log"))
+	p, err := daemon.Start(lookPath("ceph-mon"), []string{"-c", c.Conf, "-d", "-i", monName},
+		filepath.Join(c.Dir, "mon."+monName+".log"), cephEnv())
 	if err != nil {
 		return err
 	}
 	c.mon = p
 	var last error
 	err = poll(ctx, 100*time.Millisecond, &last, func(ctx context.Context) (bool, error) {
-		if err := c.mon.exited(); err != nil {
+		if err := c.mon.Exited(); err != nil {
 			return false, err
 		}
 		_, last = c.Ceph(ctx, "--connect-timeout", "5", "mon", "stat")
 		return last == nil, nil
 	})
 	if err != nil {
-		return fmt.Errorf("wait for ceph-mon: %w", withTail(err, c.mon))
+		return fmt.Errorf("wait for ceph-mon: %w", daemon.WithTail(err, c.mon))
 	}
 	return nil
 }
@@ -349,7 +351,7 @@ func (c *Cluster) mkfsOSD(ctx context.Context) error {
 		return fmt.Errorf("write OSD secrets: %w", err)
 	}
 	if _, err := c.Ceph(ctx, "osd", "new", osdUUID, "0", "-i", secrets); err != nil {
-		return withTail(err, c.mon)
+		return daemon.WithTail(err, c.mon)
 	}
 	if err := os.WriteFile(filepath.Join(c.Dir, "osd", "keyring"), []byte(keyring("osd.0", osdKey)), 0o600); err != nil {
 		return fmt.Errorf("write OSD keyring: %w", err)
@@ -367,8 +369,8 @@ func (c *Cluster) osdArgs() []string {
 func (c *Cluster) waitOSD(ctx context.Context) error {
 	var last error
 	err := poll(ctx, 100*time.Millisecond, &last, func(ctx context.Context) (bool, error) {
-		for _, p := range []*process{c.mon, c.osd} {
-			if err := p.exited(); err != nil {
+		for _, p := range []*daemon.Process{c.mon, c.osd} {
+			if err := p.Exited(); err != nil {
 				return false, err
 			}
 		}
@@ -388,7 +390,7 @@ func (c *Cluster) waitOSD(ctx context.Context) error {
 		return stat.Up == 1 && stat.In == 1, nil
 	})
 	if err != nil {
-		return fmt.Errorf("wait for ceph-osd: %w", withTail(err, c.osd, c.mon))
+		return fmt.Errorf("wait for ceph-osd: %w", daemon.WithTail(err, c.osd, c.mon))
 	}
 	return nil
 }
@@ -397,7 +399,7 @@ func (c *Cluster) waitOSD(ctx context.Context) error {
 func (c *Cluster) createUser(ctx context.Context) error {
 	out, err := c.Ceph(ctx, append([]string{"auth", "get-or-create", "client." + c.User}, userCaps...)...)
 	if err != nil {
-		return withTail(err, c.mon)
+		return daemon.WithTail(err, c.mon)
 	}
 	for line := range strings.Lines(string(out)) {
 		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && strings.TrimSpace(k) == "key" {
@@ -423,9 +425,11 @@ func (c *Cluster) Stop() error {
 	}
 	c.stopped = true
 	var errs []error
-	for _, p := range []*process{c.osd, c.mon} {
+	// The OSD is always killed this way: on SIGTERM memstore would first
+	// write everything it holds to disk.
+	for _, p := range []*daemon.Process{c.osd, c.mon} {
 		if p != nil {
-			errs = append(errs, p.kill())
+			errs = append(errs, p.Kill())
 		}
 	}
 	c.ports.release()
@@ -450,7 +454,7 @@ func (c *Cluster) StopMon() error {
 		return nil
 	}
 	begin := time.Now()
-	if err := c.mon.terminate(10 * time.Second); err != nil {
+	if err := c.mon.Terminate(10 * time.Second); err != nil {
 		return fmt.Errorf("stop ceph-mon: %w", err)
 	}
 	c.monStopped = true
@@ -473,7 +477,7 @@ func (c *Cluster) StartMon(ctx context.Context) error {
 	begin := time.Now()
 	if err := c.startMon(ctx); err != nil {
 		// Leave it stopped, so that StartMon can be tried again.
-		_ = c.mon.kill()
+		_ = c.mon.Kill()
 		return fmt.Errorf("start ceph-mon: %w", err)
 	}
 	c.monStopped = false
@@ -570,7 +574,7 @@ func (c *Cluster) runLogged(ctx context.Context, logPath, name string, args ...s
 	cmd.Stderr = logFile
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s %s: %w:\n%s", name, c.showArgs(args), err, tail(logPath))
+		return fmt.Errorf("%s %s: %w:\n%s", name, c.showArgs(args), err, daemon.Tail(logPath))
 	}
 	return nil
 }

@@ -18,6 +18,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/otterscale/kubectl-otterscale/internal/daemon"
 )
 
 // tokens are the bearer tokens of one run. They are random so that a
@@ -62,7 +64,7 @@ func writeCredentials(dir string) (tokens, error) {
 func (e *Env) connect(ctx context.Context) error {
 	certPath := filepath.Join(e.Dir, "certs", "apiserver.crt")
 	err := wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(context.Context) (bool, error) {
-		if err := e.apiserver.exited(); err != nil {
+		if err := e.apiserver.Exited(); err != nil {
 			return false, err
 		}
 		ca, err := readCA(certPath)
@@ -74,7 +76,7 @@ func (e *Env) connect(ctx context.Context) error {
 		return true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("wait for the kube-apiserver certificate: %w", withTail(err, e.apiserver))
+		return fmt.Errorf("wait for the kube-apiserver certificate: %w", daemon.WithTail(err, e.apiserver))
 	}
 
 	if err := clientcmd.WriteToFile(e.kubeconfig(), e.Kubeconfig); err != nil {

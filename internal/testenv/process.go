@@ -8,136 +8,13 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/otterscale/kubectl-otterscale/internal/daemon"
 )
-
-// process is a child started in its own process group, so that killing the
-// group also kills anything it spawned, and so that a Ctrl-C meant for the
-// test binary does not reach it before Stop has run.
-type process struct {
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{} // closed when the process has exited
-	err     error         // the Wait error, valid after done
-}
-
-func startProcess(path string, args []string, logPath string) (*process, error) {
-	name := filepath.Base(path)
-	// Append so that a restarted API server keeps the earlier run's log.
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open %s log: %w", name, err)
-	}
-	// Not exec.CommandContext: the context of Start bounds the startup, not
-	// the life of the process.
-	cmd := exec.Command(path, args...)
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid: true,
-		// Kill the child when the test binary dies without running Stop
-		// (a panic, go test's timeout). Linux ties this to the forking
-		// thread, which the Go runtime keeps unless a goroutine exits while
-		// locked to it; nothing here does that.
-		Pdeathsig: syscall.SIGKILL,
-	}
-	if err := cmd.Start(); err != nil {
-		_ = logFile.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &process{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		_ = logFile.Close()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-// exitError reports that a process ended while it was awaited.
-type exitError struct {
-	name string
-	err  error // from Wait
-	tail string
-}
-
-func (e *exitError) Error() string {
-	return fmt.Sprintf("%s exited (%v):\n%s", e.name, e.err, e.tail)
-}
-
-func (e *exitError) Unwrap() error { return e.err }
-
-// exited reports, without blocking, whether the process has ended, as an
-// *exitError carrying the tail of its log.
-func (p *process) exited() error {
-	select {
-	case <-p.done:
-		return &exitError{name: p.name, err: p.err, tail: tail(p.logPath)}
-	default:
-		return nil
-	}
-}
-
-// signal sends sig to the whole process group while the process runs.
-func (p *process) signal(sig syscall.Signal) {
-	select {
-	case <-p.done:
-		// Once it is reaped, its ID may be reused by an unrelated group.
-		return
-	default:
-	}
-	// ESRCH only means the group is already gone.
-	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
-}
-
-// kill ends the process group at once and waits for the process.
-func (p *process) kill() error {
-	p.signal(syscall.SIGKILL)
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("%s (pid %d) did not exit after SIGKILL", p.name, p.cmd.Process.Pid)
-	}
-}
-
-// terminate asks the process group to shut down and kills it after grace.
-func (p *process) terminate(grace time.Duration) error {
-	p.signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(grace):
-		return p.kill()
-	}
-}
-
-// tail returns the last lines of a log for error messages.
-func tail(path string) string {
-	const maxBytes, maxLines = 8 << 10, 30
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Sprintf("(no log: %v)", err)
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Size() > maxBytes {
-		_, _ = f.Seek(-maxBytes, io.SeekEnd)
-	}
-	b, _ := io.ReadAll(f)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > maxLines {
-		lines = lines[len(lines)-maxLines:]
-	}
-	return "  " + strings.Join(lines, "\n  ") + "\n(full log: " + path + ")"
-}
 
 // freePorts finds n distinct free loopback ports. Holding all listeners open
 // until every port is chosen keeps the kernel from handing one out twice.
@@ -201,7 +78,7 @@ func (e *Env) apiserverArgs() []string {
 func (e *Env) waitEtcd(ctx context.Context) error {
 	client := &http.Client{Timeout: time.Second}
 	err := wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		if err := e.etcd.exited(); err != nil {
+		if err := e.etcd.Exited(); err != nil {
 			return false, err
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.EtcdURL+"/health", nil)
@@ -217,7 +94,7 @@ func (e *Env) waitEtcd(ctx context.Context) error {
 		return resp.StatusCode == http.StatusOK && bytes.Contains(body, []byte(`"health":"true"`)), nil
 	})
 	if err != nil {
-		return fmt.Errorf("wait for etcd: %w", withTail(err, e.etcd))
+		return fmt.Errorf("wait for etcd: %w", daemon.WithTail(err, e.etcd))
 	}
 	return nil
 }
@@ -227,7 +104,7 @@ func (e *Env) waitEtcd(ctx context.Context) error {
 func (e *Env) waitReady(ctx context.Context) error {
 	var last error
 	err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		if err := e.apiserver.exited(); err != nil {
+		if err := e.apiserver.Exited(); err != nil {
 			return false, err
 		}
 		reqCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -239,16 +116,7 @@ func (e *Env) waitReady(ctx context.Context) error {
 		if last != nil && errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("%w (last /readyz: %w)", err, last)
 		}
-		return fmt.Errorf("wait for kube-apiserver: %w", withTail(err, e.apiserver))
+		return fmt.Errorf("wait for kube-apiserver: %w", daemon.WithTail(err, e.apiserver))
 	}
 	return nil
-}
-
-// withTail appends the log tail of p to err unless err already is an exit
-// report, which carries it.
-func withTail(err error, p *process) error {
-	if _, ok := errors.AsType[*exitError](err); ok {
-		return err
-	}
-	return fmt.Errorf("%w; %s log:\n%s", err, p.name, tail(p.logPath))
 }

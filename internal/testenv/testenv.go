@@ -24,6 +24,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/otterscale/kubectl-otterscale/internal/daemon"
 )
 
 // Environment variables naming the binaries and the CRD directory; the
@@ -194,8 +196,8 @@ type Env struct {
 	opts      Options
 	apiPort   int
 	tokens    tokens
-	etcd      *process
-	apiserver *process
+	etcd      *daemon.Process
+	apiserver *daemon.Process
 	served    []schema.GroupVersionResource // the CRDs' resources
 
 	mu      sync.Mutex // serialises Stop and RestartAPIServer
@@ -239,7 +241,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	e.Server = fmt.Sprintf("https://127.0.0.1:%d", e.apiPort)
 
 	opts.Logf("testenv: starting etcd at %s", e.EtcdURL)
-	if e.etcd, err = startProcess(opts.Etcd, e.etcdArgs(etcdPeerPort), filepath.Join(dir, "etcd.log")); err != nil {
+	if e.etcd, err = daemon.Start(opts.Etcd, e.etcdArgs(etcdPeerPort), filepath.Join(dir, "etcd.log"), nil); err != nil {
 		return nil, err
 	}
 	if err := e.waitEtcd(ctx); err != nil {
@@ -247,7 +249,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	}
 
 	opts.Logf("testenv: starting kube-apiserver at %s", e.Server)
-	if e.apiserver, err = startProcess(opts.KubeAPIServer, e.apiserverArgs(), filepath.Join(dir, "kube-apiserver.log")); err != nil {
+	if e.apiserver, err = daemon.Start(opts.KubeAPIServer, e.apiserverArgs(), filepath.Join(dir, "kube-apiserver.log"), nil); err != nil {
 		return nil, err
 	}
 	if err := e.connect(ctx); err != nil {
@@ -302,9 +304,9 @@ func (e *Env) Stop() error {
 	}
 	e.stopped = true
 	var errs []error
-	for _, p := range []*process{e.apiserver, e.etcd} {
+	for _, p := range []*daemon.Process{e.apiserver, e.etcd} {
 		if p != nil {
-			errs = append(errs, p.kill())
+			errs = append(errs, p.Kill())
 		}
 	}
 	if e.Dir != "" {
@@ -325,11 +327,11 @@ func (e *Env) RestartAPIServer(ctx context.Context) error {
 		return errors.New("restart kube-apiserver: test environment is stopped")
 	}
 	begin := time.Now()
-	if err := e.apiserver.terminate(15 * time.Second); err != nil {
+	if err := e.apiserver.Terminate(15 * time.Second); err != nil {
 		return fmt.Errorf("restart kube-apiserver: %w", err)
 	}
 	e.opts.Logf("testenv: kube-apiserver stopped in %s", time.Since(begin).Round(time.Millisecond))
-	p, err := startProcess(e.opts.KubeAPIServer, e.apiserverArgs(), e.apiserver.logPath)
+	p, err := daemon.Start(e.opts.KubeAPIServer, e.apiserverArgs(), e.apiserver.LogPath(), nil)
 	if err != nil {
 		return fmt.Errorf("restart kube-apiserver: %w", err)
 	}

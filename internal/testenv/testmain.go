@@ -2,13 +2,11 @@ package testenv
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/otterscale/kubectl-otterscale/internal/daemon"
 )
 
 // startTimeout bounds Start in Main: a cold start takes seconds, so a minute
@@ -16,11 +14,7 @@ import (
 const startTimeout = 90 * time.Second
 
 // The package's environment, set up by Main for Require.
-var (
-	env *Env
-	// unavailable says why env is nil; empty when Main was not called.
-	unavailable string
-)
+var state daemon.State[*Env]
 
 // Main is for TestMain. It starts an Env with the default Options, calls
 // setup (if not nil) with it, runs the tests and stops the Env.
@@ -39,76 +33,23 @@ type Runner interface{ Run() int }
 
 // Run is Main without the exit: it returns the exit code.
 func Run(m Runner, setup func(*Env)) int {
-	if !flag.Parsed() {
-		flag.Parse()
-	}
-	opts := Options{}
-	if testing.Verbose() {
-		opts.Logf = func(format string, args ...any) {
-			fmt.Fprintf(os.Stderr, format+"\n", args...)
-		}
-	}
-
-	if testing.Short() {
-		// Asked for on the command line, so not a silent skip even in CI.
-		unavailable = "no real API server in -short mode"
-		return m.Run()
-	}
-	if err := Missing(opts); err != nil {
-		if os.Getenv("CI") == "true" {
-			fmt.Fprintf(os.Stderr, "testenv: %v\n", err)
-			return 1
-		}
-		unavailable = err.Error()
-		return m.Run()
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	e, err := Start(ctx, opts)
-	cancel()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "testenv: %v\n", err)
-		return 1
-	}
-	env = e
-
-	// Ctrl-C reaches the test binary but not etcd and kube-apiserver, which
-	// run in their own process groups; stop them before dying.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		sig, ok := <-sigs
-		if !ok {
-			return
-		}
-		fmt.Fprintf(os.Stderr, "testenv: %v: stopping the test environment\n", sig)
-		_ = e.Stop()
-		os.Exit(1)
-	}()
-	defer func() {
-		signal.Stop(sigs)
-		close(sigs)
-		if err := e.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "testenv: stop: %v\n", err)
-		}
-	}()
-
-	if setup != nil {
-		setup(e)
-	}
-	return m.Run()
+	return state.RunMain(m, daemon.MainOptions[*Env]{
+		Name:    "testenv",
+		What:    "the test environment",
+		Short:   "no real API server in -short mode",
+		Timeout: startTimeout,
+		Missing: func() error { return Missing(Options{}) },
+		Start: func(ctx context.Context, logf func(string, ...any)) (*Env, error) {
+			return Start(ctx, Options{Logf: logf})
+		},
+		Stop:  (*Env).Stop,
+		Setup: setup,
+	})
 }
 
 // Require returns the environment Main started, or skips t saying why there
 // is none.
 func Require(t testing.TB) *Env {
 	t.Helper()
-	if env != nil {
-		return env
-	}
-	if unavailable == "" {
-		t.Fatal("testenv.Require needs testenv.Main in the package's TestMain")
-	}
-	t.Skip(unavailable)
-	return nil
+	return state.Require(t, "testenv")
 }
