@@ -40,6 +40,7 @@ the cluster. It speaks the same API as the OtterScale API server.`,
 		NewCmdDataVolume(f, streams),
 		NewCmdSnapshot(f, streams),
 		NewCmdImage(f, streams),
+		NewCmdProxy(f, streams),
 		NewCmdVersion(streams),
 	)
 	return cmd

@@ -1,7 +1,8 @@
 // Package proxy owns the local Connect server: it mounts the service
-// implementations as Connect, gRPC and gRPC-Web handlers on one mux. The
-// `proxy` command, with its host checks, CORS, auth and upstream
-// forwarding, builds on this.
+// implementations as Connect, gRPC and gRPC-Web handlers on one port, with
+// gRPC health and reflection, and guards them with host checks, CORS, an
+// optional bearer token and request size limits. The `proxy` command
+// configures and runs it.
 package proxy
 
 import (
