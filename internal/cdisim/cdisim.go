@@ -30,12 +30,12 @@ import (
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 )
 
-// What the simulated storage looks like: ceph-csi's RBD driver, as in
-// internal/testenv.
+// What the simulated storage looks like: ceph-csi's RBD driver, as in the
+// clusters the plugin targets.
 const (
-	csiDriver = "rbd.csi.ceph.com"
-	clusterID = "otterscale-testenv"
-	pool      = "rbd"
+	CSIDriver = "rbd.csi.ceph.com"
+	ClusterID = "otterscale-testenv"
+	Pool      = "rbd"
 )
 
 // Condition reasons CDI writes, as far as the tests and the demo need them.
@@ -166,16 +166,30 @@ func (s *Sim) CreateClaim(ctx context.Context, ns, name, storageClass string, bi
 // claim, both marked Bound through their status subresources), then sets the
 // DataVolume's Bound condition True as CDI does when it sees that.
 func (s *Sim) BindClaim(ctx context.Context, ns, name string) error {
-	claims := s.core.PersistentVolumeClaims(ns)
-	pvc, err := claims.Get(ctx, name, metav1.GetOptions{})
+	pvc, err := s.core.PersistentVolumeClaims(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("cdisim: bind claim %s/%s: %w", ns, name, err)
 	}
-	capacity := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
-	pv, err := s.createVolume(ctx, pvc, capacity)
-	if err != nil {
-		return fmt.Errorf("cdisim: bind claim %s/%s: %w", ns, name, err)
+	if err := Bind(ctx, s.core, pvc, pvc.Spec.Resources.Requests[corev1.ResourceStorage]); err != nil {
+		return fmt.Errorf("cdisim: %w", err)
 	}
+	return s.update(ctx, ns, name, func(dv *cdiv1.DataVolume) {
+		setCondition(dv, cdiv1.DataVolumeBound, corev1.ConditionTrue, ReasonBound, fmt.Sprintf("PVC %s Bound", name))
+	})
+}
+
+// Bind binds pvc the way the external provisioner and the PV controller
+// would: it creates a ceph-csi PersistentVolume of capacity pre-bound to the
+// claim, sets the claim's spec.volumeName and the annotations those
+// controllers leave, and marks both Bound through their status
+// subresources. Binding again finds the volume already there.
+func Bind(ctx context.Context, core corev1client.CoreV1Interface, pvc *corev1.PersistentVolumeClaim, capacity resource.Quantity) error {
+	ns, name := pvc.Namespace, pvc.Name
+	pv, err := createVolume(ctx, core, pvc, capacity)
+	if err != nil {
+		return fmt.Errorf("bind claim %s/%s: %w", ns, name, err)
+	}
+	claims := core.PersistentVolumeClaims(ns)
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		pvc, err := claims.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -183,12 +197,15 @@ func (s *Sim) BindClaim(ctx context.Context, ns, name string) error {
 		}
 		if pvc.Spec.VolumeName != pv.Name {
 			pvc.Spec.VolumeName = pv.Name
+			// The annotations the PV controller and the provisioner leave,
+			// which tools read to tell how a claim was bound.
 			if pvc.Annotations == nil {
 				pvc.Annotations = map[string]string{}
 			}
 			pvc.Annotations["pv.kubernetes.io/bind-completed"] = "yes"
 			pvc.Annotations["pv.kubernetes.io/bound-by-controller"] = "yes"
-			pvc.Annotations["volume.kubernetes.io/storage-provisioner"] = csiDriver
+			pvc.Annotations["volume.kubernetes.io/storage-provisioner"] = CSIDriver
+			pvc.Annotations["volume.beta.kubernetes.io/storage-provisioner"] = CSIDriver
 			if pvc, err = claims.Update(ctx, pvc, metav1.UpdateOptions{}); err != nil {
 				return err
 			}
@@ -200,21 +217,28 @@ func (s *Sim) BindClaim(ctx context.Context, ns, name string) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("cdisim: bind claim %s/%s: %w", ns, name, err)
+		return fmt.Errorf("bind claim %s/%s: %w", ns, name, err)
 	}
-	return s.update(ctx, ns, name, func(dv *cdiv1.DataVolume) {
-		setCondition(dv, cdiv1.DataVolumeBound, corev1.ConditionTrue, ReasonBound, fmt.Sprintf("PVC %s Bound", name))
-	})
+	return nil
 }
 
-func (s *Sim) createVolume(ctx context.Context, pvc *corev1.PersistentVolumeClaim, capacity resource.Quantity) (*corev1.PersistentVolume, error) {
-	volumes := s.core.PersistentVolumes()
+// createVolume creates (or finds, when binding again) the claim's volume and
+// marks it Bound. The names and attributes follow ceph-csi's, so code mapping
+// a volume to its RBD image can be tested against it.
+func createVolume(ctx context.Context, core corev1client.CoreV1Interface, pvc *corev1.PersistentVolumeClaim, capacity resource.Quantity) (*corev1.PersistentVolume, error) {
+	volumes := core.PersistentVolumes()
 	uid := string(pvc.UID)
+	accessModes := pvc.Spec.AccessModes
+	if len(accessModes) == 0 {
+		accessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}
+	}
 	csi := &corev1.CSIPersistentVolumeSource{
-		Driver:       csiDriver,
-		VolumeHandle: fmt.Sprintf("0001-%04x-%s-%016x-%s", len(clusterID), clusterID, 1, uid),
+		Driver: CSIDriver,
+		// ceph-csi's volume ID: version, cluster ID length and cluster ID,
+		// pool ID, image UUID.
+		VolumeHandle: fmt.Sprintf("0001-%04x-%s-%016x-%s", len(ClusterID), ClusterID, 1, uid),
 		VolumeAttributes: map[string]string{
-			"clusterID": clusterID, "pool": pool, "imageName": "csi-vol-" + uid, "imageFeatures": "layering",
+			"clusterID": ClusterID, "pool": Pool, "imageName": "csi-vol-" + uid, "imageFeatures": "layering",
 		},
 	}
 	if pvc.Spec.VolumeMode == nil || *pvc.Spec.VolumeMode == corev1.PersistentVolumeFilesystem {
@@ -222,12 +246,13 @@ func (s *Sim) createVolume(ctx context.Context, pvc *corev1.PersistentVolumeClai
 	}
 	pv := &corev1.PersistentVolume{
 		ObjectMeta: metav1.ObjectMeta{
+			// The external provisioner's naming.
 			Name:        "pvc-" + uid,
-			Annotations: map[string]string{"pv.kubernetes.io/provisioned-by": csiDriver},
+			Annotations: map[string]string{"pv.kubernetes.io/provisioned-by": CSIDriver},
 		},
 		Spec: corev1.PersistentVolumeSpec{
 			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: capacity},
-			AccessModes:                   pvc.Spec.AccessModes,
+			AccessModes:                   accessModes,
 			VolumeMode:                    pvc.Spec.VolumeMode,
 			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimDelete,
 			PersistentVolumeSource:        corev1.PersistentVolumeSource{CSI: csi},
