@@ -24,6 +24,10 @@ var proxyExample = examples(`
 	# A free port, another dev-server origin, and a token every caller must send
 	kubectl otterscale proxy --port 0 --allow-origin http://localhost:8080 --require-token
 
+	# The whole web UI through one address: what the proxy does not serve
+	# goes to the OtterScale server
+	kubectl otterscale proxy --upstream https://otterscale.example.com
+
 	# Call it like the OtterScale API server (the schema comes from reflection,
 	# which needs HTTP/2)
 	buf curl --http2-prior-knowledge --protocol connect -d '{"namespace":"default"}' \
@@ -39,6 +43,7 @@ type ProxyOptions struct {
 	AllowOrigins []string
 	Token        string
 	RequireToken bool
+	Upstream     string
 
 	f    *Factory
 	ceph *CephFlags
@@ -61,7 +66,13 @@ never leave this process.
 Like kubectl proxy it listens on 127.0.0.1 and serves only requests whose Host is
 localhost, 127.0.0.1 or [::1] (a defence against DNS rebinding; add names with
 --accept-hosts). Browsers get CORS headers for the --allow-origin origins only. With
---proxy-token or --require-token every call must send "Authorization: Bearer TOKEN".
+--proxy-token or --require-token every call must send "Authorization: Bearer TOKEN"
+(or "X-Otterscale-Proxy-Token: TOKEN" when its Authorization is for the upstream).
+
+With --upstream, every procedure the proxy does not serve itself is forwarded to that
+OtterScale server in the caller's protocol, streams, headers and trailers intact. The
+caller's Authorization goes there; your kubeconfig's credentials and the proxy's token
+never do. Without it, those procedures answer unimplemented.
 Ctrl-C stops it gracefully: calls in flight finish, watch streams end.
 
 ` + findingCeph,
@@ -78,6 +89,7 @@ Ctrl-C stops it gracefully: calls in flight finish, watch streams end.
 	// so here.
 	fs.StringVar(&o.Token, "proxy-token", "", "Bearer token every call must send in Authorization")
 	fs.BoolVar(&o.RequireToken, "require-token", false, "Require a bearer token; without --proxy-token, generate one and print it once")
+	fs.StringVar(&o.Upstream, "upstream", "", "OtterScale server URL to forward the procedures this proxy does not serve to, e.g. https://otterscale.example.com")
 	o.ceph.AddFlags(fs)
 	return cmd
 }
@@ -116,6 +128,7 @@ func (o *ProxyOptions) serverOptions() proxy.Options {
 		AcceptHosts:  o.AcceptHosts,
 		AllowOrigins: o.AllowOrigins,
 		Token:        o.Token,
+		Upstream:     o.Upstream,
 		Logger:       slog.New(slog.NewTextHandler(o.ErrOut, nil)),
 	}
 }
@@ -158,6 +171,9 @@ func (o *ProxyOptions) banner(addr net.Addr) {
 		fmt.Fprintln(o.ErrOut, ".")
 	}
 	fmt.Fprintf(o.Out, "Serving the OtterScale API on %s (Connect, gRPC, gRPC-Web; Ctrl-C stops)\n", base)
+	if o.Upstream != "" {
+		fmt.Fprintf(o.Out, "Forwarding the procedures it does not serve to %s\n", o.Upstream)
+	}
 	auth := ""
 	if o.Token != "" {
 		// A token the user chose is theirs to paste; only a generated

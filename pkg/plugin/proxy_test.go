@@ -3,8 +3,10 @@ package plugin_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -188,6 +190,8 @@ func TestProxyFlagErrors(t *testing.T) {
 		{"origin with a path", []string{"--allow-origin", "http://localhost:5173/app"}, "allowed origin"},
 		{"origin of another scheme", []string{"--allow-origin", "ftp://localhost"}, "allowed origin"},
 		{"ceph timeout", []string{"--ceph-timeout", "0s"}, "--ceph-timeout"},
+		{"upstream without a scheme", []string{"--upstream", "otterscale.example.com"}, "upstream"},
+		{"upstream with credentials", []string{"--upstream", "https://user:pass@otterscale.example.com"}, "upstream"},
 		{"arguments", []string{"extra"}, "takes no arguments"},
 	}
 	for _, tt := range tests {
@@ -200,6 +204,38 @@ func TestProxyFlagErrors(t *testing.T) {
 	}
 	if r := run(t, "proxy", "--help"); r.code != 0 || !strings.Contains(r.stdout, "--accept-hosts") || !strings.Contains(r.stdout, "--ceph-mon-host") {
 		t.Errorf("help: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+// With --upstream the command forwards what it does not serve, and says
+// so at start.
+func TestProxyUpstream(t *testing.T) {
+	env := testenv.Require(t)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"from":"upstream `+r.URL.Path+`"}`)
+	}))
+	defer upstream.Close()
+	p := startProxy(t, "--kubeconfig", env.Kubeconfig, "proxy", "--port", "0", "--upstream", upstream.URL)
+	base := p.banner(t, servingRe)[1]
+	if !strings.Contains(p.stdout.String(), "Forwarding the procedures it does not serve to "+upstream.URL) {
+		t.Errorf("the banner does not name the upstream:\n%s", p.stdout)
+	}
+	const procedure = "/otterscale.machine.v1.MachineService/ListMachines"
+	resp, err := http.Post(base+procedure, "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != `{"from":"upstream `+procedure+`"}` {
+		t.Errorf("forwarded call: %d %s", resp.StatusCode, body)
+	}
+	if code := p.stop(t); code != 0 {
+		t.Errorf("exit %d after Ctrl-C, want 0\nstderr: %s", code, p.stderr)
+	}
+	if !strings.Contains(p.stderr.String(), "msg=forward procedure="+procedure) {
+		t.Errorf("no log line for the forwarded call:\n%s", p.stderr)
 	}
 }
 

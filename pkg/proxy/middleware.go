@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -87,10 +88,10 @@ func (s originSet) allows(origin string) bool {
 }
 
 // The headers browsers may send and read: Connect's, gRPC-Web's, and
-// Authorization for the token.
+// Authorization and ProxyTokenHeader for the token.
 var (
 	corsAllowMethods  = strings.Join(connectcors.AllowedMethods(), ", ")
-	corsAllowHeaders  = strings.Join(append(connectcors.AllowedHeaders(), "Authorization", "Connect-Accept-Encoding", "Connect-Content-Encoding"), ", ")
+	corsAllowHeaders  = strings.Join(append(connectcors.AllowedHeaders(), "Authorization", ProxyTokenHeader, "Connect-Accept-Encoding", "Connect-Content-Encoding"), ", ")
 	corsExposeHeaders = strings.Join(connectcors.ExposedHeaders(), ", ")
 )
 
@@ -131,11 +132,12 @@ func allowOrigins(next http.Handler, origins originSet) http.Handler {
 }
 
 // errWrongToken is all a caller without the right token learns.
-var errWrongToken = errors.New("missing or wrong bearer token: send Authorization: Bearer <the token the proxy printed>")
+var errWrongToken = errors.New("missing or wrong bearer token: send Authorization: Bearer <the token the proxy printed> (or " + ProxyTokenHeader + ": <token> when Authorization is for the upstream)")
 
 // requireToken refuses, as Connect's unauthenticated in the caller's
-// protocol, requests without "Authorization: Bearer TOKEN". The token is
-// never logged.
+// protocol, requests without the token: "Authorization: Bearer TOKEN", or
+// ProxyTokenHeader when the caller's Authorization is meant for the
+// upstream. The token is never logged, and never forwarded.
 func requireToken(next http.Handler, token string, errs *connect.ErrorWriter, logger *slog.Logger) http.Handler {
 	if token == "" {
 		return next
@@ -143,18 +145,42 @@ func requireToken(next http.Handler, token string, errs *connect.ErrorWriter, lo
 	// Comparing digests keeps the comparison constant in time whatever
 	// the length of what was sent.
 	want := sha256.Sum256([]byte(token))
+	matches := func(got string) bool {
+		sum := sha256.Sum256([]byte(got))
+		return subtle.ConstantTimeCompare(sum[:], want[:]) == 1
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The scheme is case-insensitive (RFC 9110).
-		auth := r.Header.Get("Authorization")
-		ok := len(auth) > len("Bearer ") && strings.EqualFold(auth[:len("Bearer ")], "Bearer ")
-		sum := sha256.Sum256([]byte(strings.TrimSpace(auth[min(len(auth), len("Bearer ")):])))
-		if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 || !ok {
-			logger.Warn("refused", "procedure", r.URL.Path, "code", connect.CodeUnauthenticated.String(), "reason", "missing or wrong token")
-			w.Header().Set("WWW-Authenticate", "Bearer")
-			_ = errs.Write(w, r, connect.NewError(connect.CodeUnauthenticated, errWrongToken))
+		if values := r.Header.Values(ProxyTokenHeader); len(values) > 0 {
+			if len(values) == 1 && matches(strings.TrimSpace(values[0])) {
+				next.ServeHTTP(w, r)
+				return
+			}
+		} else {
+			// The scheme is case-insensitive (RFC 9110).
+			auth := r.Header.Get("Authorization")
+			ok := len(auth) > len("Bearer ") && strings.EqualFold(auth[:len("Bearer ")], "Bearer ")
+			if matches(strings.TrimSpace(auth[min(len(auth), len("Bearer ")):])) && ok {
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenFromAuthorization{}, true)))
+				return
+			}
+		}
+		logger.Warn("refused", "procedure", r.URL.Path, "code", connect.CodeUnauthenticated.String(), "reason", "missing or wrong token")
+		w.Header().Set("WWW-Authenticate", "Bearer")
+		_ = errs.Write(w, r, connect.NewError(connect.CodeUnauthenticated, errWrongToken))
+	})
+}
+
+// limitUnaryBody sends unary calls (Connect's unary protocol: JSON or
+// binary POSTs and GETs) through limited, and streams, whose request
+// bodies are the caller's to keep open, through next.
+func limitUnaryBody(next, limited http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ct := r.Header.Get("Content-Type")
+		if strings.HasPrefix(ct, "application/grpc") || strings.HasPrefix(ct, "application/connect+") {
+			next.ServeHTTP(w, r)
 			return
 		}
-		next.ServeHTTP(w, r)
+		limited.ServeHTTP(w, r)
 	})
 }
 

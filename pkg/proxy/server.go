@@ -79,6 +79,10 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Logger gets one line per call; nothing is logged when nil.
 	Logger *slog.Logger
+	// Upstream, when not empty, is the OtterScale server that procedures
+	// the proxy does not serve itself are forwarded to; without it they
+	// answer unimplemented.
+	Upstream string
 }
 
 func (o Options) withDefaults() Options {
@@ -131,6 +135,11 @@ func (o Options) Validate() error {
 	if o.MaxRequestBytes < 0 {
 		return fmt.Errorf("max request bytes %d: must not be negative", o.MaxRequestBytes)
 	}
+	if o.Upstream != "" {
+		if _, err := parseUpstream(o.Upstream); err != nil {
+			return err
+		}
+	}
 	o = o.withDefaults()
 	if _, err := newHostSet(o.AcceptHosts); err != nil {
 		return err
@@ -176,9 +185,23 @@ func NewServer(services Services, opts Options) (*Server, error) {
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, handlerOpts...))
 
 	errs := connect.NewErrorWriter()
-	mux.Handle("/", unimplemented(errs, opts.Logger))
-	var h http.Handler = mux
-	h = limitBody(h, opts.MaxRequestBytes, opts.BodyTimeout, errs, opts.Logger)
+	// What the proxy serves is bounded by limitBody. Forwarded streams are
+	// not: they last as long as the caller and the upstream want, and the
+	// upstream bounds its own messages.
+	served := limitBody(mux, opts.MaxRequestBytes, opts.BodyTimeout, errs, opts.Logger)
+	rest := unimplemented(errs, opts.Logger)
+	if opts.Upstream != "" {
+		target, _ := parseUpstream(opts.Upstream) // checked by Validate
+		fwd := newForwarder(target, opts.Logger, errs, s.streams)
+		rest = limitUnaryBody(fwd, limitBody(fwd, opts.MaxRequestBytes, opts.BodyTimeout, errs, opts.Logger))
+	}
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			served.ServeHTTP(w, r)
+			return
+		}
+		rest.ServeHTTP(w, r)
+	})
 	h = requireToken(h, opts.Token, errs, opts.Logger)
 	// CORS comes before the token: a browser's preflight never carries
 	// credentials, and must be answered for the real request to follow.
