@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -16,22 +17,23 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	cdiclient "kubevirt.io/client-go/containerizeddataimporter"
 
+	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/instance"
 	"github.com/otterscale/kubectl-otterscale/pkg/proxy"
 )
 
-// The proxy runs on a loopback port in front of the real service and a
-// real API server.
+// The proxy runs on a loopback port in front of the real services, a
+// real API server and a real Ceph.
 func TestMain(m *testing.M) {
-	testenv.Main(m, func(env *testenv.Env) {
+	os.Exit(testenv.Run(cephenv.RunFunc(func() int { return cephenv.Run(m, nil) }), func(env *testenv.Env) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := env.CreateStorageClass(ctx, "ceph-block", true); err != nil {
 			panic(err)
 		}
-	})
+	}))
 }
 
 // fixture is one test's environment: the instance service over the test
