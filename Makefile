@@ -32,6 +32,7 @@ CONTROLLER_GEN_VERSION := v0.18.0
 GOLANGCI_LINT_VERSION  := v2.15.0
 KUBE_VERSION           := v1.32.4
 ETCD_VERSION           := v3.5.17
+GRPCURL_VERSION        := v1.9.3
 
 BUF            := $(TOOLS_BIN)/buf-$(BUF_VERSION)
 PROTOC_GEN_GO  := $(TOOLS_BIN)/protoc-gen-go-$(PROTOC_GEN_GO_VERSION)
@@ -40,6 +41,7 @@ CONTROLLER_GEN := $(TOOLS_BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 GOLANGCI_LINT  := $(TOOLS_BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 KUBE_APISERVER := $(TOOLS_BIN)/kube-apiserver-$(KUBE_VERSION)
 ETCD           := $(TOOLS_BIN)/etcd-$(ETCD_VERSION)
+GRPCURL        := $(TOOLS_BIN)/grpcurl-$(GRPCURL_VERSION)
 # kubectl for machines that lack one, in a directory of its own to put on PATH.
 KUBECTL        := $(CACHE_DIR)/kubectl-$(KUBE_VERSION)/kubectl
 
@@ -49,6 +51,9 @@ export OTTERSCALE_ETCD := $(ETCD)
 export OTTERSCALE_CRD_DIR := $(CURDIR)/testdata/crd
 # The e2e tests, the demo and the benchmarks run this binary.
 export OTTERSCALE_BINARY := $(CURDIR)/$(BIN)
+# The e2e tests and the demo call the proxy with these, as users do.
+export OTTERSCALE_BUF := $(BUF)
+export OTTERSCALE_GRPCURL := $(GRPCURL)
 
 GO_TEST_FLAGS ?=
 
@@ -65,7 +70,7 @@ install: build ## install kubectl-otterscale into $(PREFIX)/bin so that `kubectl
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/kubectl-otterscale
 
 .PHONY: tools
-tools: $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_CONNECT_GO) $(CONTROLLER_GEN) $(GOLANGCI_LINT) testenv-bins ## build every pinned tool
+tools: $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_CONNECT_GO) $(CONTROLLER_GEN) $(GOLANGCI_LINT) $(GRPCURL) testenv-bins ## build every pinned tool
 
 .PHONY: testenv-bins
 testenv-bins: $(KUBE_APISERVER) $(ETCD) ## build kube-apiserver and etcd for the test environment
@@ -88,6 +93,8 @@ $(KUBE_APISERVER):
 	  k8s.io/kubernetes/cmd/kube-apiserver
 $(ETCD):
 	cd tools/etcd && go build -o $@ go.etcd.io/etcd/server/v3
+$(GRPCURL):
+	cd tools/grpcurl && go build -ldflags '-X main.version=$(GRPCURL_VERSION)' -o $@ github.com/fullstorydev/grpcurl/cmd/grpcurl
 $(KUBECTL):
 	cd tools/kube-apiserver && GONOSUMDB=k8s.io go build -o $@ \
 	  -ldflags '-s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=32 -X k8s.io/component-base/version.gitTreeState=clean' \
@@ -132,7 +139,7 @@ system-deps: ## install the Debian packages the tests and the demo need (Ceph, g
 	@hack/system-deps.sh
 
 .PHONY: test
-test: system-deps $(TEST_KUBECTL) testenv-bins check-generated lint build ## unit, integration and end-to-end tests against a real kube-apiserver and a real Ceph
+test: system-deps $(TEST_KUBECTL) testenv-bins $(BUF) $(GRPCURL) check-generated lint build ## unit, integration and end-to-end tests against a real kube-apiserver and a real Ceph
 	go test -count=1 $(GO_TEST_FLAGS) ./...
 	@echo "--- the same tests, built without cgo (no Ceph support)"
 	CGO_ENABLED=0 go test -count=1 $(GO_TEST_FLAGS) ./pkg/... ./proto/...
@@ -155,7 +162,7 @@ bench: system-deps testenv-bins build ## benchmarks against kubectl on the same 
 	OTTERSCALE_BINARY=$(CURDIR)/bin/nocgo/kubectl-otterscale BENCH_RESULTS=bench/results/latest-nocgo.txt go run ./bench
 
 .PHONY: demo
-demo: system-deps testenv-bins build ## a local sandbox with the plugin doing its work
+demo: system-deps testenv-bins $(BUF) build ## a local sandbox with the plugin doing its work
 	go run ./hack/sandbox -demo
 
 .PHONY: clean

@@ -150,5 +150,5 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	if err != nil || !o.Wait {
 		return err
 	}
-	return waitFor(ctx, o.f, o.IOStreams, ns, o.request.GetName(), o.Timeout, o.PrintFlags.Output == "json")
+	return waitFor(ctx, o.f, o.IOStreams, ns, o.request.GetName(), o.Timeout, o.PrintFlags.Output == "json", true)
 }

@@ -88,13 +88,14 @@ func (o *WaitOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return waitFor(ctx, o.f, o.IOStreams, ns, o.name, o.Timeout, o.Output == "json")
+	return waitFor(ctx, o.f, o.IOStreams, ns, o.name, o.Timeout, o.Output == "json", false)
 }
 
 // waitFor follows one DataVolume until it ends, on a terminal in the
 // compact view, elsewhere as lines, and turns how it ended into the
-// command's error (nil when it succeeded).
-func waitFor(ctx context.Context, f *Factory, streams genericiooptions.IOStreams, ns, name string, timeout time.Duration, asJSON bool) error {
+// command's error (nil when it succeeded). created says the command has
+// just created it: if the watch then finds none, it was deleted.
+func waitFor(ctx context.Context, f *Factory, streams genericiooptions.IOStreams, ns, name string, timeout time.Duration, asJSON, created bool) error {
 	watchCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	events, err := f.Instance().Watch(watchCtx, &instancev1.WatchDataVolumesRequest{Namespace: ns, Names: []string{name}})
@@ -115,6 +116,9 @@ func waitFor(ctx context.Context, f *Factory, streams genericiooptions.IOStreams
 	}
 	if ctx.Err() != nil {
 		res.Outcome = tui.Interrupted
+	}
+	if created && res.Outcome == tui.Deleted {
+		res.Reason = ""
 	}
 	return waitError(ns, name, timeout, res)
 }

@@ -17,13 +17,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	cdiclient "kubevirt.io/client-go/containerizeddataimporter"
 
+	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 )
 
 var binDir string
 
+// The proxy's test needs a Ceph as well as the API server.
 func TestMain(m *testing.M) {
-	testenv.Main(m, nil)
+	os.Exit(testenv.Run(cephenv.RunFunc(func() int { return cephenv.Run(m, nil) }), nil))
 }
 
 // pluginOnPath puts kubectl-otterscale on a PATH of its own: the binary
