@@ -18,6 +18,7 @@ import (
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/otterscale/kubectl-otterscale/internal/cdisim"
+	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 )
 
@@ -25,7 +26,7 @@ const demoNamespace = "vms"
 
 // runDemo drives the real binary, through the real kubectl, against the
 // running sandbox for `make demo`; the sandbox stops when it returns.
-func runDemo(ctx context.Context, env *testenv.Env, out io.Writer) error {
+func runDemo(ctx context.Context, env *testenv.Env, ceph *cephenv.Cluster, out io.Writer) error {
 	bin, err := pluginBinary()
 	if err != nil {
 		return err
@@ -82,6 +83,16 @@ func runDemo(ctx context.Context, env *testenv.Env, out io.Writer) error {
 	d.say("Delete two of them and list every namespace.")
 	d.run(0, "otterscale", "dv", "delete", "scratch", "web-disk", "-n", demoNamespace)
 	d.run(0, "otterscale", "dv", "list", "-A")
+
+	if ceph != nil {
+		d.snapshots()
+	} else {
+		d.say("(Ceph is not installed here, so the demo skips the RBD snapshots: `make system-deps` installs it.)")
+	}
+	if err := d.proxy(ceph != nil); err != nil {
+		return err
+	}
+
 	if d.failed > 0 {
 		return fmt.Errorf("%d demo steps did not end as expected", d.failed)
 	}
@@ -109,6 +120,11 @@ func (d *demo) run(wantCode int, args ...string) {
 	if d.direct != "" && args[0] == "otterscale" {
 		name, args = d.direct, args[1:]
 	}
+	d.runTool(wantCode, name, args...)
+}
+
+// runTool runs any program the way run runs kubectl.
+func (d *demo) runTool(wantCode int, name string, args ...string) {
 	fmt.Fprintf(d.out, "$ %s %s\n", filepath.Base(name), strings.Join(quote(args), " "))
 	cmd := exec.CommandContext(d.ctx, name, args...)
 	cmd.Env = append(os.Environ(), "PATH="+d.path, "KUBECONFIG="+d.env.Kubeconfig)

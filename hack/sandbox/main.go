@@ -1,5 +1,7 @@
-// Command sandbox starts a local kube-apiserver with the CDI CRDs, for trying
-// the plugin by hand (`make testenv`), and stops it on Ctrl-C.
+// Command sandbox starts a local kube-apiserver with the CDI CRDs and, when
+// Ceph's packages are installed, a one-OSD Ceph that Rook's objects in the
+// cluster point at, for trying the plugin by hand (`make testenv`) or in a
+// scripted demo (`make demo`); it stops them on Ctrl-C.
 package main
 
 import (
@@ -13,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 )
 
@@ -50,17 +53,28 @@ func run(ctx context.Context, out io.Writer, demo bool) (err error) {
 	if err := env.CreateStorageClass(ctx, storageClass, true); err != nil {
 		return err
 	}
+	ceph, err := startCeph(startCtx, env)
+	if err != nil {
+		return fmt.Errorf("start ceph: %w", err)
+	}
+	if ceph != nil {
+		defer func() {
+			if stopErr := ceph.Stop(); stopErr != nil {
+				err = errors.Join(err, fmt.Errorf("stop ceph: %w", stopErr))
+			}
+		}()
+	}
 
 	if demo {
-		return runDemo(ctx, env, out)
+		return runDemo(ctx, env, ceph, out)
 	}
-	printBanner(out, env)
+	printBanner(out, env, ceph != nil)
 	<-ctx.Done()
 	fmt.Fprintln(out, "stopping the sandbox")
 	return nil
 }
 
-func printBanner(out io.Writer, env *testenv.Env) {
+func printBanner(out io.Writer, env *testenv.Env, ceph bool) {
 	fmt.Fprintf(out, `
 A local sandbox API server is running at %s.
 It has the CDI CRDs (DataVolume, StorageProfile, ...) and a default storage
@@ -76,4 +90,14 @@ Ctrl-C stops it and removes %s.
 `, env.Server, storageClass, env.Kubeconfig,
 		testenv.ContextAdmin, testenv.ContextOther, testenv.ContextNobody, testenv.ContextBadToken,
 		env.Kubeconfig, env.Dir)
+	if ceph {
+		fmt.Fprintf(out, `
+A one-OSD Ceph runs beside it, with an RBD pool %q holding the image %q.
+Rook's objects in namespace %q point at it, so the RBD commands find it
+as they would on an OtterScale cluster:
+
+  kubectl otterscale image list
+  kubectl otterscale snapshot create %s/%s@first
+`, cephenv.PoolName, sandboxImage, rookNamespace, cephenv.PoolName, sandboxImage)
+	}
 }
