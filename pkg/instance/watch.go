@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/go-logr/logr"
 	"google.golang.org/protobuf/proto"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	watchtools "k8s.io/client-go/tools/watch"
+	"k8s.io/klog/v2"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
@@ -201,6 +203,30 @@ type followed struct {
 	failures int // consecutive watches that ended in an error
 }
 
+// quietWhenDone drops what is logged once ctx has ended: the RetryWatcher
+// reports "Watch failed ... context canceled" when its watch is stopped on
+// purpose (the command or the stream ending, the proxy shutting down).
+type quietWhenDone struct {
+	ctx context.Context
+	logr.LogSink
+}
+
+func (q quietWhenDone) Enabled(level int) bool { return q.ctx.Err() == nil && q.LogSink.Enabled(level) }
+
+func (q quietWhenDone) Error(err error, msg string, kv ...any) {
+	if q.ctx.Err() == nil {
+		q.LogSink.Error(err, msg, kv...)
+	}
+}
+
+func (q quietWhenDone) WithValues(kv ...any) logr.LogSink {
+	return quietWhenDone{ctx: q.ctx, LogSink: q.LogSink.WithValues(kv...)}
+}
+
+func (q quietWhenDone) WithName(name string) logr.LogSink {
+	return quietWhenDone{ctx: q.ctx, LogSink: q.LogSink.WithName(name)}
+}
+
 // watchFunc adapts a typed client's Watch to the RetryWatcher.
 type watchFunc func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 
@@ -216,6 +242,11 @@ func (r *followed) results() <-chan watch.Event {
 }
 
 func (r *followed) begin(ctx context.Context) error {
+	// The RetryWatcher logs through the context's logger; a watch that
+	// fails because its caller left is no news.
+	if sink := klog.FromContext(ctx).GetSink(); sink != nil {
+		ctx = klog.NewContext(ctx, logr.New(quietWhenDone{ctx: ctx, LogSink: sink}))
+	}
 	rw, err := watchtools.NewRetryWatcherWithContext(ctx, r.rv, watchFunc(r.watch))
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/klog/v2"
 
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1/instancev1connect"
 	"github.com/otterscale/kubectl-otterscale/pkg/proxy"
@@ -136,10 +137,14 @@ func (o *ProxyOptions) serverOptions() proxy.Options {
 // Run serves until ctx ends (Ctrl-C).
 func (o *ProxyOptions) Run(ctx context.Context) error {
 	defer o.f.Close()
+	opts := o.serverOptions()
+	// client-go's own messages (klog) join the proxy's log, in its format.
+	klog.SetSlogLogger(opts.Logger)
+	defer klog.ClearLogger()
 	srv, err := proxy.NewServer(proxy.Services{
 		Instance: o.f.Instance(),
 		Storage:  o.f.Storage(o.ceph.Storage()),
-	}, o.serverOptions())
+	}, opts)
 	if err != nil {
 		return err
 	}

@@ -156,6 +156,35 @@ func TestProxyCommand(t *testing.T) {
 	}
 }
 
+// Stopping the proxy with a watch open ends the stream with OK, and
+// nothing in the log complains about the watch the stop cancelled.
+func TestProxyStopsWithWatchOpen(t *testing.T) {
+	env := testenv.Require(t)
+	p := startProxy(t, "--kubeconfig", env.Kubeconfig, "proxy", "--port", "0")
+	base := p.banner(t, servingRe)[1]
+	stream, err := instancev1connect.NewInstanceServiceClient(http.DefaultClient, base).WatchDataVolumes(t.Context(),
+		connect.NewRequest(&instancev1.WatchDataVolumesRequest{Namespace: testenv.OtherNamespace}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for stream.Receive() && stream.Msg().GetType() != instancev1.WatchDataVolumesResponse_SYNCED {
+	}
+	if code := p.stop(t); code != 0 {
+		t.Errorf("exit %d after Ctrl-C, want 0\nstderr: %s", code, p.stderr)
+	}
+	for stream.Receive() {
+	}
+	if err := stream.Err(); err != nil {
+		t.Errorf("the watch ended with %v, want OK", err)
+	}
+	// The RetryWatchers' goroutines end after the stream; give them the
+	// time they would log in.
+	time.Sleep(1500 * time.Millisecond)
+	if logs := p.stderr.String(); strings.Contains(logs, "Watch failed") || strings.Contains(logs, "context canceled") {
+		t.Errorf("the stop left complaints in the log:\n%s", logs)
+	}
+}
+
 // Anything but loopback is announced loudly.
 func TestProxyWarnsOffLoopback(t *testing.T) {
 	env := testenv.Require(t)
