@@ -138,8 +138,25 @@ endif
 system-deps: ## install the Debian packages the tests and the demo need (Ceph, go-ceph's headers) when missing
 	@hack/system-deps.sh
 
+# The browser test (test/browser) runs a page in Debian's Chromium with the
+# npm packages its package-lock.json pins (playwright-core downloads no
+# browser) and the TypeScript client protoc-gen-es generates from proto/
+# (into test/browser/gen, git-ignored). Each step reruns only when its
+# inputs changed.
+BROWSER_DIR := test/browser
+BROWSER_NPM := $(BROWSER_DIR)/node_modules/.package-lock.json
+BROWSER_GEN := $(BROWSER_DIR)/gen/.generated
+.PHONY: browser-deps
+browser-deps: $(BROWSER_NPM) $(BROWSER_GEN) ## npm packages and the generated TypeScript client for the browser test
+$(BROWSER_NPM): $(BROWSER_DIR)/package-lock.json
+	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund
+	@touch $@
+$(BROWSER_GEN): $(BUF) $(BROWSER_NPM) $(BROWSER_DIR)/buf.gen.yaml $(wildcard proto/otterscale/*/v1/*.proto)
+	cd $(BROWSER_DIR) && $(BUF) generate
+	@touch $@
+
 .PHONY: test
-test: system-deps $(TEST_KUBECTL) testenv-bins $(BUF) $(GRPCURL) check-generated lint build ## unit, integration and end-to-end tests against a real kube-apiserver and a real Ceph
+test: system-deps $(TEST_KUBECTL) testenv-bins $(BUF) $(GRPCURL) check-generated lint build browser-deps ## unit, integration and end-to-end tests against a real kube-apiserver and a real Ceph
 	go test -count=1 $(GO_TEST_FLAGS) ./...
 	@echo "--- the same tests, built without cgo (no Ceph support)"
 	CGO_ENABLED=0 go test -count=1 $(GO_TEST_FLAGS) ./pkg/... ./proto/...
