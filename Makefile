@@ -65,9 +65,12 @@ help: ## list the targets
 build: system-deps ## build bin/kubectl-otterscale (with Ceph support: cgo, -tags $(GO_TAGS))
 	go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-otterscale
 
+# kubectl (1.26+) completes `kubectl otterscale ...` through the
+# kubectl_complete-otterscale script beside the plugin.
 .PHONY: install
 install: build ## install kubectl-otterscale into $(PREFIX)/bin so that `kubectl otterscale` works
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/kubectl-otterscale
+	install -D -m 0755 krew/kubectl_complete-otterscale $(DESTDIR)$(PREFIX)/bin/kubectl_complete-otterscale
 
 .PHONY: tools
 tools: $(BUF) $(PROTOC_GEN_GO) $(PROTOC_GEN_CONNECT_GO) $(CONTROLLER_GEN) $(GOLANGCI_LINT) $(GRPCURL) testenv-bins ## build every pinned tool

@@ -70,6 +70,10 @@ func NewCmdCreate(f *Factory, streams genericiooptions.IOStreams) *cobra.Command
 	fl.StringVar(&o.VolumeMode, "volume-mode", "", "Volume mode: Filesystem or Block (default: the storage profile's)")
 	fl.BoolVar(&o.ForceBind, "force-bind", false, "Bind the claim now even if the storage class waits for a first consumer (CDI's bind-immediate annotation)")
 	fl.BoolVar(&o.Wait, "wait", false, "Follow the import until it ends, as `datavolume wait` does (exit codes likewise)")
+	completeFlag(cmd, "clone", completeCloneSource(f))
+	completeFlag(cmd, "storage-class", completeStorageClasses(f))
+	completeFlag(cmd, "access-mode", fixed("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"))
+	completeFlag(cmd, "volume-mode", fixed("Filesystem", "Block"))
 	addWaitFlags(cmd, &o.Timeout, nil)
 	o.PrintFlags.AddFlags(cmd, false)
 	return cmd

@@ -31,11 +31,12 @@ type DeleteOptions struct {
 func NewCmdDelete(f *Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &DeleteOptions{IOStreams: streams, f: f}
 	return &cobra.Command{
-		Use:     "delete NAME...",
-		Short:   "Delete DataVolumes, and with them their claims and data",
-		Example: deleteExample,
-		Args:    minArgs(1, "at least one DataVolume NAME"),
-		RunE:    runE(o),
+		Use:               "delete NAME...",
+		Short:             "Delete DataVolumes, and with them their claims and data",
+		Example:           deleteExample,
+		Args:              minArgs(1, "at least one DataVolume NAME"),
+		RunE:              runE(o),
+		ValidArgsFunction: completeDataVolumes(f, false),
 	}
 }
 

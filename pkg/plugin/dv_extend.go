@@ -30,12 +30,13 @@ type ExtendOptions struct {
 func NewCmdExtend(f *Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &ExtendOptions{IOStreams: streams, f: f}
 	cmd := &cobra.Command{
-		Use:     "extend NAME --size SIZE",
-		Short:   "Grow a DataVolume's claim to a new size",
-		Long:    "Grow a DataVolume's claim to a new size. Claims can only grow, and only when bound and when their storage class allows volume expansion.",
-		Example: extendExample,
-		Args:    exactArgs(1, "one DataVolume NAME"),
-		RunE:    runE(o),
+		Use:               "extend NAME --size SIZE",
+		Short:             "Grow a DataVolume's claim to a new size",
+		Long:              "Grow a DataVolume's claim to a new size. Claims can only grow, and only when bound and when their storage class allows volume expansion.",
+		Example:           extendExample,
+		Args:              exactArgs(1, "one DataVolume NAME"),
+		RunE:              runE(o),
+		ValidArgsFunction: completeDataVolumes(f, true),
 	}
 	cmd.Flags().StringVar(&o.Size, "size", "", "The new size, e.g. 20Gi (required; larger than the current one)")
 	return cmd

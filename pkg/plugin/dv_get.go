@@ -48,13 +48,15 @@ type GetOptions struct {
 func NewCmdGet(f *Factory, streams genericiooptions.IOStreams, verb string) *cobra.Command {
 	o := &GetOptions{IOStreams: streams, f: f, Filter: "all"}
 	cmd := &cobra.Command{
-		Use:     verb + " [NAME...]",
-		Short:   "List DataVolumes, or show the ones named",
-		Example: getExample,
-		RunE:    runE(o),
+		Use:               verb + " [NAME...]",
+		Short:             "List DataVolumes, or show the ones named",
+		Example:           getExample,
+		RunE:              runE(o),
+		ValidArgsFunction: completeDataVolumes(f, false),
 	}
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "List DataVolumes of every namespace")
 	cmd.Flags().StringVar(&o.Filter, "filter", o.Filter, "Which DataVolumes to list: all, bootable or non-bootable (OtterScale's boot-image label)")
+	completeFlag(cmd, "filter", fixed("all", "bootable", "non-bootable"))
 	o.PrintFlags.AddFlags(cmd, true)
 	return cmd
 }

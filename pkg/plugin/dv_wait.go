@@ -50,9 +50,10 @@ provisioning failed, the claim is not valid), 3 when it is deleted. Ctrl-C stops
 
 On a terminal this is a compact live view; off a terminal it prints one line per
 change (-o json: one JSON DataVolume per change).`,
-		Example: waitExample,
-		Args:    exactArgs(1, "one DataVolume NAME"),
-		RunE:    runE(o),
+		Example:           waitExample,
+		Args:              exactArgs(1, "one DataVolume NAME"),
+		RunE:              runE(o),
+		ValidArgsFunction: completeDataVolumes(f, true),
 	}
 	addWaitFlags(cmd, &o.Timeout, &o.Output)
 	return cmd
@@ -62,6 +63,7 @@ func addWaitFlags(cmd *cobra.Command, timeout *time.Duration, output *string) {
 	cmd.Flags().DurationVar(timeout, "timeout", *timeout, "How long to wait before giving up")
 	if output != nil {
 		cmd.Flags().StringVarP(output, "output", "o", "", "Output format off a terminal: json (one DataVolume per line)")
+		completeFlag(cmd, "output", fixed("json"))
 	}
 }
 

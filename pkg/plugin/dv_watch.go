@@ -53,12 +53,14 @@ On a terminal this is a full-screen view (? shows its keys; q quits). Off a term
 (a pipe, CI, TERM=dumb) it prints one line per change; -o json prints one JSON
 DataVolume per change. It uses one watch per resource, never polling, and resumes by
 itself when the API server's watch expires or the connection drops.`,
-		Example: watchExample,
-		RunE:    runE(o),
+		Example:           watchExample,
+		RunE:              runE(o),
+		ValidArgsFunction: completeDataVolumes(f, false),
 	}
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Watch DataVolumes of every namespace")
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "Label selector, e.g. app=web")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format off a terminal: json (one DataVolume per line)")
+	completeFlag(cmd, "output", fixed("json"))
 	return cmd
 }
 

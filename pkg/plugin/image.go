@@ -17,6 +17,7 @@ func NewCmdImage(f *Factory, streams genericiooptions.IOStreams) *cobra.Command 
 		RunE:    func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	ceph.AddFlags(cmd.PersistentFlags())
+	completeFlag(cmd, "rook-namespace", completeNamespaces(f))
 	cmd.AddCommand(NewCmdImageList(f, ceph, streams))
 	return cmd
 }

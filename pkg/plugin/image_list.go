@@ -40,9 +40,10 @@ func NewCmdImageList(f *Factory, ceph *CephFlags, streams genericiooptions.IOStr
 		Short:   "List RBD images of every pool, or of one",
 		Long: `List RBD images of every pool, or of the one named: provisioned size, the space used
 as rbd du counts it, the number of snapshots, the features that are on, and age.`,
-		Example: imageListExample,
-		Args:    maxArgs(1, "at most one POOL"),
-		RunE:    runCeph(f, o),
+		Example:           imageListExample,
+		Args:              maxArgs(1, "at most one POOL"),
+		RunE:              runCeph(f, o),
+		ValidArgsFunction: completePools(f, ceph),
 	}
 	o.PrintFlags.AddFlags(cmd, true)
 	return withCephNote(cmd)

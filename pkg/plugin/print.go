@@ -33,6 +33,7 @@ type PrintFlags struct {
 func (p *PrintFlags) AddFlags(cmd *cobra.Command, table bool) {
 	cmd.Flags().StringVarP(&p.Output, "output", "o", p.Output,
 		"Output format: one of ("+strings.Join(outputFormats, ", ")+"); json and yaml are the API's JSON")
+	completeFlag(cmd, "output", fixed(outputFormats...))
 	if table {
 		cmd.Flags().BoolVar(&p.NoHeaders, "no-headers", false, "Don't print headers in tables")
 	}

@@ -42,6 +42,9 @@ the cluster. It speaks the same API as the OtterScale API server.`,
 		NewCmdImage(f, streams),
 		NewCmdProxy(f, streams),
 		NewCmdVersion(streams),
+		NewCmdCompletion(streams),
 	)
+	registerConfigCompletions(cmd, f)
+	noFileArgs(cmd)
 	return cmd
 }

@@ -41,6 +41,7 @@ func NewCmdSnapshot(f *Factory, streams genericiooptions.IOStreams) *cobra.Comma
 	}
 	// Persistent, so that they can come before or after the verb.
 	ceph.AddFlags(cmd.PersistentFlags())
+	completeFlag(cmd, "rook-namespace", completeNamespaces(f))
 	cmd.AddCommand(
 		NewCmdSnapshotCreate(f, ceph, streams),
 		NewCmdSnapshotList(f, ceph, streams),
@@ -91,6 +92,7 @@ func (t *snapshotTarget) addFlags(cmd *cobra.Command, withSnap bool) {
 		usage = "Use the RBD image behind this ceph-csi claim (in the -n namespace); the argument is then the bare SNAP"
 	}
 	cmd.Flags().StringVar(&t.PVC, "pvc", "", usage)
+	completeFlag(cmd, "pvc", completeClaims(t.f))
 }
 
 // parse takes the arguments: POOL/IMAGE@SNAP, or SNAP with --pvc; for a
@@ -165,6 +167,7 @@ func newSnapshotAction(f *Factory, ceph *CephFlags, streams genericiooptions.IOS
 	o.IOStreams = streams
 	o.target.f, o.target.ceph = f, ceph
 	o.target.addFlags(cmd, true)
+	cmd.ValidArgsFunction = o.target.completeSpec(snapshotForm)
 	if o.prompt != nil {
 		cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "Don't ask for confirmation (it is asked only when stdin and stdout are terminals)")
 	}

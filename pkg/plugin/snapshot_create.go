@@ -39,6 +39,7 @@ func NewCmdSnapshotCreate(f *Factory, ceph *CephFlags, streams genericiooptions.
 		RunE:    runCeph(f, o),
 	}
 	o.target.addFlags(cmd, true)
+	cmd.ValidArgsFunction = o.target.completeSpec(newSnapshotForm)
 	o.PrintFlags.AddFlags(cmd, false)
 	return withCephNote(cmd)
 }

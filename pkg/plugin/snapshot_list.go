@@ -43,6 +43,7 @@ between the previous snapshot and this one, in whole objects).`,
 		RunE:    runCeph(f, o),
 	}
 	o.target.addFlags(cmd, false)
+	cmd.ValidArgsFunction = o.target.completeSpec(imageForm)
 	o.PrintFlags.AddFlags(cmd, true)
 	return withCephNote(cmd)
 }

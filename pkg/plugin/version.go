@@ -57,5 +57,6 @@ func NewCmdVersion(streams genericiooptions.IOStreams) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Output format: json or yaml")
+	completeFlag(cmd, "output", fixed("json", "yaml"))
 	return cmd
 }
