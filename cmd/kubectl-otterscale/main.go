@@ -10,9 +10,12 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/otterscale/kubectl-otterscale/pkg/plugin"
+	"github.com/otterscale/kubectl-otterscale/pkg/storage"
 )
 
 func main() {
+	// In a Ceph connect probe this connects, reports and exits.
+	storage.ServeProbe()
 	os.Exit(run())
 }
 

@@ -6,3 +6,7 @@ package storage
 const Supported = false
 
 func dial(*Config) (backend, error) { return nil, errNoCeph() }
+
+// ServeProbe does nothing in a build without Ceph: there is nothing to
+// connect with, in this process or any other.
+func ServeProbe() {}

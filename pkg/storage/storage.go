@@ -54,7 +54,9 @@ func New(clusters cluster.Provider, flags Flags) *Service {
 	return &Service{clusters: clusters, flags: flags, conns: map[string]backend{}}
 }
 
-// Close closes every cached Ceph connection.
+// Close forgets every cached Ceph connection; the next call connects
+// again. The connections themselves end with the process (see
+// radosBackend.close: librados' shutdown can abort the process).
 func (s *Service) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
