@@ -72,6 +72,8 @@ const (
 	heapToleranceFrac  = 0.10
 	rssToleranceMiB    = 4.0
 	rssToleranceFrac   = 0.05
+	// soakWarmup is the soak's untimed start at full concurrency.
+	soakWarmup = 3 * time.Second
 )
 
 // proxyOptions are the proxy section's flags.
@@ -87,10 +89,10 @@ type proxyOptions struct {
 // addFlags registers the section's flags on fs.
 func (o *proxyOptions) addFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.enabled, "proxy", true, "measure `kubectl-otterscale proxy`: latency, throughput, memory and a soak (-proxy=false skips it)")
-	fs.IntVar(&o.samples, "proxy-samples", 600, "timed GetDataVolume calls of each kind in the proxy's latency comparison")
+	fs.IntVar(&o.samples, "proxy-samples", 500, "timed GetDataVolume calls of each kind in the proxy's latency comparison")
 	fs.IntVar(&o.pace, "proxy-pace", 60, "calls a second in the proxy's latency comparison, all kinds together (0: back to back); "+
 		"the default keeps the proxy under client-go's 50 requests a second")
-	fs.IntVar(&o.loadSeconds, "proxy-load-seconds", 5, "how long each kind of call is counted with 64 concurrent clients")
+	fs.IntVar(&o.loadSeconds, "proxy-load-seconds", 4, "how long each kind of call is counted with 64 concurrent clients")
 	fs.IntVar(&o.soakSeconds, "soak-seconds", 60, "how long the proxy's soak runs")
 	fs.IntVar(&o.soakClients, "soak-clients", 200, "concurrent clients of each server in the proxy's soak")
 }
@@ -220,6 +222,7 @@ type proxyResult struct {
 	sent          int64          // calls the clients made to the child
 	logged        map[string]int // the child's log lines per call, by code
 	exitErr       error          // the child's exit on SIGINT
+	elapsed       time.Duration  // the whole section
 }
 
 // failure is nil when every call succeeded with the right answer and the
@@ -270,6 +273,8 @@ func measureProxy(ctx context.Context, r *runner, env *testenv.Env, o proxyOptio
 		return proxyResult{skipped: true}, nil
 	}
 	res.samples, res.pace = o.samples, o.pace
+	begin := time.Now()
+	defer func() { res.elapsed = time.Since(begin) }()
 	if err := createProxyDataVolume(ctx, env); err != nil {
 		return res, err
 	}
@@ -593,15 +598,18 @@ func runSoak(ctx context.Context, child *proxyChild, childSent *atomic.Int64, fl
 	defer closeIdle()
 	for i, t := range targets {
 		for _, p := range protocols {
-			c := newRPCClient(p, t.url, t.sent)
-			clients[i] = append(clients[i], c)
-			// Warm: the first calls build the scope's clients and open
-			// the connections, which the "before" must already hold.
-			for range 3 {
-				if _, err := call(ctx, c.caller(), want); err != nil {
-					return res, fmt.Errorf("soak warm-up, %s, %s: %w", t.label, c.label, err)
-				}
-			}
+			clients[i] = append(clients[i], newRPCClient(p, t.url, t.sent))
+		}
+	}
+	// Warm at full concurrency: the first calls build the scope's clients,
+	// and every server and client reaches the connections, buffers and
+	// goroutine structures (which the Go runtime keeps for reuse) that the
+	// soak's load needs, so that "before" and "after" differ only by what
+	// the soak's length adds.
+	calls, counts := swarm(ctx, clients, o.soakClients, soakWarmup, want)
+	for t, target := range targets {
+		if counts[t].n > 0 {
+			return res, fmt.Errorf("soak warm-up: %d of %d calls to %s failed, e.g. %s", counts[t].n, calls[t], target.label, counts[t].first)
 		}
 	}
 	closeIdle()
@@ -614,23 +622,7 @@ func runSoak(ctx context.Context, child *proxyChild, childSent *atomic.Int64, fl
 	sampler := startSampler(child.pid)
 	start := time.Now()
 	end := start.Add(time.Duration(o.soakSeconds) * time.Second)
-	counts := make([]errorCount, len(targets))
-	calls := make([]atomic.Int64, len(targets))
-	var wg sync.WaitGroup
-	for t := range targets {
-		for i := range o.soakClients {
-			c := clients[t][i%len(protocols)].caller()
-			wg.Go(func() {
-				for ctx.Err() == nil && time.Now().Before(end) {
-					calls[t].Add(1)
-					if _, err := call(ctx, c, want); err != nil {
-						counts[t].add(err)
-					}
-				}
-			})
-		}
-	}
-	wg.Wait()
+	calls, counts = swarm(ctx, clients, o.soakClients, time.Until(end), want)
 	samples, err := sampler.finish()
 	if err != nil {
 		return res, err
@@ -639,7 +631,7 @@ func runSoak(ctx context.Context, child *proxyChild, childSent *atomic.Int64, fl
 		return res, ctx.Err()
 	}
 	for t, target := range targets {
-		res.targets = append(res.targets, soakTarget{label: target.label, calls: int(calls[t].Load()), errors: counts[t].n, firstErr: counts[t].first})
+		res.targets = append(res.targets, soakTarget{label: target.label, calls: int(calls[t]), errors: counts[t].n, firstErr: counts[t].first})
 	}
 	res.peak = peakRSS(samples).rss
 	third := start.Add(time.Duration(o.soakSeconds) * time.Second / 3)
@@ -660,6 +652,34 @@ func runSoak(ctx context.Context, child *proxyChild, childSent *atomic.Int64, fl
 		return res, err
 	}
 	return res, nil
+}
+
+// swarm has n clients of each target call for d, client i with protocol
+// i mod 3, and returns the calls made and the errors, by target.
+func swarm(ctx context.Context, clients [][]*rpcClient, n int, d time.Duration, want *instancev1.DataVolume) ([]int64, []errorCount) {
+	end := time.Now().Add(d)
+	calls := make([]atomic.Int64, len(clients))
+	counts := make([]errorCount, len(clients))
+	var wg sync.WaitGroup
+	for t, cs := range clients {
+		for i := range n {
+			c := cs[i%len(cs)].caller()
+			wg.Go(func() {
+				for ctx.Err() == nil && time.Now().Before(end) {
+					calls[t].Add(1)
+					if _, err := call(ctx, c, want); err != nil {
+						counts[t].add(err)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	made := make([]int64, len(clients))
+	for t := range calls {
+		made[t] = calls[t].Load()
+	}
+	return made, counts
 }
 
 // settledRuntime waits until this process's goroutine count has not
@@ -927,6 +947,7 @@ func proxySection(w io.Writer, p proxyResult) {
 		return
 	}
 	fmt.Fprintf(w, "Proxy: GetDataVolume through `%s` (a child process) against the same call in-process\n", p.command)
+	fmt.Fprintf(w, "  (the whole proxy section took %s)\n", p.elapsed.Round(time.Second))
 	fmt.Fprintf(w, "  one DataVolume with a bound claim in the default class: each call makes 3 reads of the API server\n")
 	pacing := "back to back"
 	if p.pace > 0 {
@@ -961,7 +982,8 @@ func proxySection(w io.Writer, p proxyResult) {
 	fmt.Fprintf(w, "  peak RSS since the start, VmHWM, after the %d-client phases\t%9.1f\n\n", loadClients, mib(p.loaded.peak))
 
 	s := p.soak
-	fmt.Fprintf(w, "Proxy soak: %d s, %d clients of each server at once, protocols mixed (client i speaks protocol i mod 3)\n", s.seconds, s.clients)
+	fmt.Fprintf(w, "Proxy soak: %d s, %d clients of each server at once, protocols mixed (client i speaks protocol i mod 3),\n", s.seconds, s.clients)
+	fmt.Fprintf(w, "  after %s of the same load, uncounted, so that \"before\" holds what that load needs\n", soakWarmup)
 	fmt.Fprintf(w, "  server\t    calls\t  calls/s\t   errors\n")
 	for _, t := range s.targets {
 		fmt.Fprintf(w, "  %s\t%9d\t%9.1f\t%9d\t%s\n", t.label, t.calls, float64(t.calls)/float64(s.seconds), t.errors, failMark(t.errors))
