@@ -20,6 +20,15 @@
 // 1,000 rows (pkg/tui's benchmarks, run by `go test`). internal/cdisim plays
 // CDI's part.
 //
+// The proxy section (bench/proxy.go) measures `kubectl-otterscale proxy`
+// against issue 5's targets: the latency GetDataVolume gains through the
+// proxy (Connect JSON, Connect binary and gRPC, the binary in a child
+// process) over the same call in-process, throughput and the child's memory
+// with 64 concurrent clients, and a soak (-soak-seconds, 200 clients) that
+// must end with no errors and no growth in goroutines or memory. A failed
+// call makes bench exit non-zero once the report is written; -proxy=false
+// skips the section.
+//
 // Run it with `make bench`, or `go run ./bench` from the repository after
 // `make build`. It prints the report and writes it to bench/results/latest.txt
 // (or $BENCH_RESULTS).
@@ -81,7 +90,12 @@ func main() {
 	flag.IntVar(&o.n, "n", 20, "timed runs of each command")
 	flag.IntVar(&o.waitSeconds, "wait-seconds", 60, "how long the simulated import runs while `dv wait` follows it")
 	flag.IntVar(&o.dvs, "dvs", 1000, "DataVolumes `dv watch` follows while its memory is measured")
+	o.proxy.addFlags(flag.CommandLine)
 	flag.Parse()
+	if err := o.proxy.validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(2)
+	}
 	for _, f := range []struct {
 		name  string
 		value int
@@ -112,6 +126,7 @@ type options struct {
 	n           int // timed runs of each command
 	waitSeconds int // the simulated import's duration
 	dvs         int // DataVolumes watched
+	proxy       proxyOptions
 }
 
 func run(ctx context.Context, o options) (err error) {
@@ -234,6 +249,10 @@ func run(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
+	proxied, err := measureProxy(ctx, r, env, o.proxy)
+	if err != nil {
+		return fmt.Errorf("the proxy: %w", err)
+	}
 
 	// The report: a header to tell machines and builds apart, then a table.
 	kubectlFile, err := filepath.EvalSymlinks(kubectl)
@@ -268,6 +287,7 @@ func run(ctx context.Context, o options) (err error) {
 	waitSection(w, waited)
 	memorySection(w, memory)
 	frameSection(w, frames)
+	proxySection(w, proxied)
 	if err := w.Flush(); err != nil {
 		return err
 	}
@@ -283,7 +303,10 @@ func run(ctx context.Context, o options) (err error) {
 	if out == "" {
 		out = filepath.Join("bench", "results", "latest.txt")
 	}
-	return os.WriteFile(out, rep.Bytes(), 0o644)
+	if err := os.WriteFile(out, rep.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return proxied.failure()
 }
 
 // command is one way of doing a task; argv gives the command line of run i.
