@@ -240,6 +240,11 @@ func run(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
+	fmt.Fprintln(os.Stderr, "bench: release archives and cold starts")
+	dist, err := measureDist(ctx, "dist", kubectlFile, tmp, n)
+	if err != nil {
+		return fmt.Errorf("release archives: %w", err)
+	}
 	server, err := env.Kube.Discovery().ServerVersion()
 	if err != nil {
 		return err
@@ -268,6 +273,9 @@ func run(ctx context.Context, o options) (err error) {
 	waitSection(w, waited)
 	memorySection(w, memory)
 	frameSection(w, frames)
+	if err := distSection(w, dist, kubectlFile); err != nil {
+		return err
+	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
