@@ -159,8 +159,10 @@ test-unit: ## the fast tests that need no API server
 # cgo-free binary hands its RBD commands to. Builds are reproducible: the
 # archives' times and the stamped date are the commit's.
 DIST_PLATFORMS ?= linux/amd64,linux/arm64,darwin/amd64,darwin/arm64,windows/amd64,windows/arm64
-# Krew wants a semantic version; an untagged tree gets a development one.
-DIST_VERSION := $(if $(shell [[ '$(VERSION)' =~ ^v[0-9]+\.[0-9]+\.[0-9]+ ]] && echo y),$(VERSION),v0.0.0-dev)
+# Krew wants a semantic version. A VERSION given on the command line is used
+# as it is (hack/dist refuses a bad one); otherwise git describe's, or for an
+# untagged tree a development one.
+DIST_VERSION := $(if $(filter command line,$(origin VERSION)),$(VERSION),$(if $(shell [[ '$(VERSION)' =~ ^v[0-9]+\.[0-9]+\.[0-9]+ ]] && echo y),$(VERSION),v0.0.0-dev))
 DIST_DATE    := $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo 1970-01-01T00:00:00Z)
 RELEASE_URL  ?= https://github.com/otterscale/kubectl-otterscale/releases/download/$(DIST_VERSION)
 # make test builds these archives only (each further platform costs a minute
