@@ -33,6 +33,8 @@ GOLANGCI_LINT_VERSION  := v2.15.0
 KUBE_VERSION           := v1.32.4
 ETCD_VERSION           := v3.5.17
 GRPCURL_VERSION        := v1.9.3
+KREW_VERSION           := v0.4.4
+GORELEASER_VERSION     := v2.15.1
 
 BUF            := $(TOOLS_BIN)/buf-$(BUF_VERSION)
 PROTOC_GEN_GO  := $(TOOLS_BIN)/protoc-gen-go-$(PROTOC_GEN_GO_VERSION)
@@ -42,6 +44,9 @@ GOLANGCI_LINT  := $(TOOLS_BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 KUBE_APISERVER := $(TOOLS_BIN)/kube-apiserver-$(KUBE_VERSION)
 ETCD           := $(TOOLS_BIN)/etcd-$(ETCD_VERSION)
 GRPCURL        := $(TOOLS_BIN)/grpcurl-$(GRPCURL_VERSION)
+KREW           := $(TOOLS_BIN)/krew-$(KREW_VERSION)
+VALIDATE_KREW_MANIFEST := $(TOOLS_BIN)/validate-krew-manifest-$(KREW_VERSION)
+GORELEASER     := $(TOOLS_BIN)/goreleaser-$(GORELEASER_VERSION)
 # kubectl for machines that lack one, in a directory of its own to put on PATH.
 KUBECTL        := $(CACHE_DIR)/kubectl-$(KUBE_VERSION)/kubectl
 
@@ -98,6 +103,13 @@ $(ETCD):
 	cd tools/etcd && go build -o $@ go.etcd.io/etcd/server/v3
 $(GRPCURL):
 	cd tools/grpcurl && go build -ldflags '-X main.version=$(GRPCURL_VERSION)' -o $@ github.com/fullstorydev/grpcurl/cmd/grpcurl
+$(KREW):
+	cd tools/krew && go build -o $@ -ldflags '-X sigs.k8s.io/krew/internal/version.gitTag=$(KREW_VERSION)' sigs.k8s.io/krew/cmd/krew
+$(VALIDATE_KREW_MANIFEST):
+	cd tools/krew && go build -o $@ sigs.k8s.io/krew/cmd/validate-krew-manifest
+# A big build (several minutes on a cold cache); only `goreleaser check` uses it.
+$(GORELEASER):
+	cd tools/goreleaser && go build -o $@ github.com/goreleaser/goreleaser/v2
 $(KUBECTL):
 	cd tools/kube-apiserver && GONOSUMDB=k8s.io go build -o $@ \
 	  -ldflags '-s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=32 -X k8s.io/component-base/version.gitTreeState=clean' \
@@ -167,6 +179,46 @@ test: system-deps $(TEST_KUBECTL) testenv-bins $(BUF) $(GRPCURL) check-generated
 .PHONY: test-unit
 test-unit: ## the fast tests that need no API server
 	go test -count=1 -short ./...
+
+# Release archives, the Krew manifest and goreleaser (README, "Install").
+# Every archive's kubectl-otterscale is the cgo-free build; the linux/amd64
+# archive also carries otterscale-ceph, the Ceph-enabled build, which the
+# cgo-free binary hands its RBD commands to. Builds are reproducible: the
+# archives' times and the stamped date are the commit's.
+DIST_PLATFORMS ?= linux/amd64,linux/arm64,darwin/amd64,darwin/arm64,windows/amd64,windows/arm64
+# Krew wants a semantic version. A VERSION given on the command line is used
+# as it is (hack/dist refuses a bad one); otherwise git describe's, or for an
+# untagged tree a development one.
+DIST_VERSION := $(if $(filter command line,$(origin VERSION)),$(VERSION),$(if $(shell [[ '$(VERSION)' =~ ^v[0-9]+\.[0-9]+\.[0-9]+ ]] && echo y),$(VERSION),v0.0.0-dev))
+DIST_DATE    := $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo 1970-01-01T00:00:00Z)
+RELEASE_URL  ?= https://github.com/otterscale/kubectl-otterscale/releases/download/$(DIST_VERSION)
+# make test builds these archives only (each further platform costs a minute
+# or two on a cold cache): linux/amd64 with otterscale-ceph, and a .zip.
+KREW_TEST_PLATFORMS ?= linux/amd64,windows/amd64
+# test/krew finds the archives and the krew tools through these.
+export OTTERSCALE_DIST := $(CURDIR)/dist
+export OTTERSCALE_KREW := $(KREW)
+export OTTERSCALE_VALIDATE_KREW_MANIFEST := $(VALIDATE_KREW_MANIFEST)
+
+.PHONY: dist
+dist: system-deps ## release archives and checksums.txt in dist/: make dist VERSION=vX.Y.Z
+	go run ./hack/dist build -version '$(DIST_VERSION)' -commit '$(COMMIT)' -date '$(DIST_DATE)' -platforms '$(DIST_PLATFORMS)' -out dist
+
+.PHONY: krew-manifest
+krew-manifest: $(VALIDATE_KREW_MANIFEST) ## render dist/krew/otterscale.yaml from dist/'s archives and validate it: make krew-manifest VERSION=vX.Y.Z
+	go run ./hack/dist manifest -version '$(DIST_VERSION)' -release-url '$(RELEASE_URL)' -dist dist
+	$(VALIDATE_KREW_MANIFEST) -manifest dist/krew/otterscale.yaml -skip-install
+
+.PHONY: krew-test
+krew-test: $(KREW) $(VALIDATE_KREW_MANIFEST) $(TEST_KUBECTL) ## build archives and the manifest, install them with krew into a temporary KREW_ROOT, run the plugin
+	$(MAKE) --no-print-directory dist krew-manifest DIST_PLATFORMS='$(KREW_TEST_PLATFORMS)'
+	go test -count=1 ./test/krew
+
+.PHONY: goreleaser-check
+goreleaser-check: $(GORELEASER) ## check .goreleaser.yaml with goreleaser itself
+	$(GORELEASER) check
+
+test: krew-test goreleaser-check
 
 .PHONY: testenv
 testenv: testenv-bins build ## keep a sandbox API server with the CDI CRDs running and print how to use it (Ctrl-C stops it)

@@ -259,6 +259,11 @@ func run(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
+	fmt.Fprintln(os.Stderr, "bench: release archives and cold starts")
+	dist, err := measureDist(ctx, "dist", kubectlFile, tmp, n)
+	if err != nil {
+		return fmt.Errorf("release archives: %w", err)
+	}
 	server, err := env.Kube.Discovery().ServerVersion()
 	if err != nil {
 		return err
@@ -288,6 +293,9 @@ func run(ctx context.Context, o options) (err error) {
 	memorySection(w, memory)
 	frameSection(w, frames)
 	proxySection(w, proxied)
+	if err := distSection(w, dist, kubectlFile); err != nil {
+		return err
+	}
 	if err := w.Flush(); err != nil {
 		return err
 	}

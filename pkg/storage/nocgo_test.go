@@ -22,7 +22,7 @@ func TestWithoutCgo(t *testing.T) {
 	defer svc.Close()
 	_, err := svc.ListImages(t.Context(), connect.NewRequest(&storagev1.ListImagesRequest{}))
 	wantCode(t, err, connect.CodeFailedPrecondition)
-	for _, want := range []string{"no Ceph support", "CGO_ENABLED=1", "librbd"} {
+	for _, want := range []string{"no Ceph support", "otterscale-ceph", "linux/amd64", "librbd1", "librados2", "make build"} {
 		if !strings.Contains(message(err), want) {
 			t.Errorf("message %q does not say %q", message(err), want)
 		}

@@ -232,10 +232,16 @@ func invalid(field, format string, args ...any) error {
 	return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
 }
 
-// errNoCeph is what every RBD call answers in a build without cgo.
+// ErrNoCeph is the reason every RBD call fails in a build without Ceph
+// support; errors.Is finds it in the Connect error errNoCeph returns.
+var ErrNoCeph = errors.New(
+	"this build of kubectl-otterscale has no Ceph support (it was built without cgo, as the release archives' kubectl-otterscale is, or without the pacific tag, so it cannot load librbd); " +
+		"RBD commands need otterscale-ceph, the Ceph-enabled build that ships in the linux/amd64 release archive " +
+		"(kubectl-otterscale_VERSION_linux_amd64.tar.gz, which Krew installs on linux/amd64) and needs Debian's or Ubuntu's librbd1 and librados2: " +
+		"keep it next to kubectl-otterscale or on PATH; " +
+		"or build from source with `make build` (CGO_ENABLED=1, -tags pacific, with librados-dev and librbd-dev)")
+
+// errNoCeph is what every RBD call answers in a build without Ceph support.
 func errNoCeph() error {
-	return connect.NewError(connect.CodeFailedPrecondition, errors.New(
-		"this build of kubectl-otterscale has no Ceph support (it was built without cgo, or without the pacific build tag, so it cannot load librbd); "+
-			"use the Ceph-enabled linux/amd64 build on a host with librbd1 installed, "+
-			"or build from source with `make build` (CGO_ENABLED=1, -tags pacific) and Debian's librados-dev and librbd-dev"))
+	return connect.NewError(connect.CodeFailedPrecondition, ErrNoCeph)
 }

@@ -1,0 +1,297 @@
+// Package krew tests the release as a Krew user gets it: the manifest that
+// `make krew-manifest` renders from the archives in dist/, installed by the
+// real krew through the real kubectl, and krew-release-bot's .krew.yaml
+// against it. `make krew-test` (and so `make test`) builds the archives and
+// the manifest first and points the tests at them with OTTERSCALE_DIST,
+// OTTERSCALE_KREW and OTTERSCALE_VALIDATE_KREW_MANIFEST.
+package krew_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"text/template"
+
+	"sigs.k8s.io/yaml"
+)
+
+// manifest is the part of a Krew plugin manifest the tests read.
+type manifest struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name string `json:"name"`
+	} `json:"metadata"`
+	Spec struct {
+		Version          string     `json:"version"`
+		Homepage         string     `json:"homepage"`
+		ShortDescription string     `json:"shortDescription"`
+		Description      string     `json:"description"`
+		Caveats          string     `json:"caveats"`
+		Platforms        []platform `json:"platforms"`
+	} `json:"spec"`
+}
+
+type platform struct {
+	Selector struct {
+		MatchLabels map[string]string `json:"matchLabels"`
+	} `json:"selector"`
+	URI    string `json:"uri"`
+	SHA256 string `json:"sha256"`
+	Bin    string `json:"bin"`
+	Files  []struct {
+		From string `json:"from"`
+		To   string `json:"to"`
+	} `json:"files"`
+}
+
+func (p platform) key() string {
+	return p.Selector.MatchLabels["os"] + "/" + p.Selector.MatchLabels["arch"]
+}
+
+// setup is what the tests need: the dist directory with its rendered
+// manifest, and the krew tools. Missing ones skip the test, or fail it in
+// CI (CI=true), which must never skip silently.
+type setup struct {
+	dist, manifestPath, krew, validate string
+	m                                  manifest
+}
+
+func require(t *testing.T) setup {
+	t.Helper()
+	s := setup{dist: os.Getenv("OTTERSCALE_DIST"), krew: os.Getenv("OTTERSCALE_KREW"), validate: os.Getenv("OTTERSCALE_VALIDATE_KREW_MANIFEST")}
+	s.manifestPath = filepath.Join(s.dist, "krew", "otterscale.yaml")
+	var missing []string
+	for _, f := range []string{s.manifestPath, s.krew, s.validate} {
+		if _, err := os.Stat(f); err != nil || s.dist == "" || s.krew == "" || s.validate == "" {
+			missing = append(missing, f)
+		}
+	}
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		missing = append(missing, "kubectl on PATH")
+	}
+	if len(missing) > 0 {
+		msg := fmt.Sprintf("needs %v: run `make krew-test` (it builds the archives, the manifest and krew)", missing)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	data, err := os.ReadFile(s.manifestPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict(data, &s.m); err != nil {
+		t.Fatalf("%s: %v", s.manifestPath, err)
+	}
+	return s
+}
+
+// krewPath is a PATH on which kubectl finds krew as the kubectl-krew plugin
+// and, first, whatever krew installed under root.
+func (s setup) krewPath(t *testing.T, root string) string {
+	t.Helper()
+	bin := t.TempDir()
+	if err := os.Symlink(s.krew, filepath.Join(bin, "kubectl-krew")); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, "bin") + string(os.PathListSeparator) + bin + string(os.PathListSeparator) + os.Getenv("PATH")
+}
+
+// kubectl runs kubectl with KREW_ROOT and PATH set, and fails the test on
+// any error.
+func kubectl(t *testing.T, root, pathEnv string, args ...string) string {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), "kubectl", args...)
+	cmd.Env = append(os.Environ(), "KREW_ROOT="+root, "PATH="+pathEnv)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("kubectl %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out.String(), errOut.String())
+	}
+	return out.String()
+}
+
+// A user's install from the local archive, as the README says until the
+// plugin is in krew-index: the plugin runs through kubectl, reports the
+// release's version, finds otterscale-ceph beside it in Krew's store, and
+// completes through kubectl once the caveat's link is made.
+func TestKrewInstall(t *testing.T) {
+	s := require(t)
+	host := runtime.GOOS + "_" + runtime.GOARCH
+	archive := filepath.Join(s.dist, fmt.Sprintf("kubectl-otterscale_%s_%s.tar.gz", s.m.Spec.Version, host))
+	if _, err := os.Stat(archive); err != nil {
+		t.Fatalf("no archive for this host (%s): %v", host, err)
+	}
+	root := t.TempDir()
+	pathEnv := s.krewPath(t, root)
+	kubectl(t, root, pathEnv, "krew", "install", "--manifest="+s.manifestPath, "--archive="+archive)
+
+	store := filepath.Join(root, "store", "otterscale", s.m.Spec.Version)
+	for _, f := range []string{"kubectl-otterscale", "kubectl_complete-otterscale", "otterscale-ceph", "LICENSE"} {
+		fi, err := os.Stat(filepath.Join(store, f))
+		if err != nil {
+			t.Errorf("krew did not install %s: %v", f, err)
+			continue
+		}
+		if f != "LICENSE" && fi.Mode()&0o111 == 0 {
+			t.Errorf("%s is not executable: %v", f, fi.Mode())
+		}
+	}
+
+	out := kubectl(t, root, pathEnv, "otterscale", "version")
+	want := "kubectl-otterscale " + s.m.Spec.Version + " "
+	if !strings.HasPrefix(out, want) {
+		t.Errorf("version = %q, want it to start with %q", out, want)
+	}
+	if !strings.Contains(out, "RBD commands run "+filepath.Join(store, "otterscale-ceph")) {
+		t.Errorf("version does not say it found otterscale-ceph in Krew's store:\n%s", out)
+	}
+	var v struct {
+		Build      string `json:"build"`
+		Ceph       bool   `json:"ceph"`
+		CephHelper struct {
+			Working bool `json:"working"`
+		} `json:"cephHelper"`
+	}
+	if err := json.Unmarshal([]byte(kubectl(t, root, pathEnv, "otterscale", "version", "-o", "json")), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Build != "cgo-free" || v.Ceph || !v.CephHelper.Working {
+		t.Errorf("version -o json: %+v, want the cgo-free build with a working helper", v)
+	}
+
+	// The caveat's link puts the completion script on PATH, where kubectl
+	// (1.26 and later) looks for it.
+	if err := os.Symlink(filepath.Join(store, "kubectl_complete-otterscale"), filepath.Join(root, "bin", "kubectl_complete-otterscale")); err != nil {
+		t.Fatal(err)
+	}
+	out = kubectl(t, root, pathEnv, "__complete", "otterscale", "ve")
+	if !strings.Contains(out, "version\t") {
+		t.Errorf("kubectl __complete otterscale ve = %q, want the version command", out)
+	}
+	if !strings.Contains(s.m.Spec.Caveats, "ln -s \"${KREW_ROOT:-$HOME/.krew}/store/otterscale/"+s.m.Spec.Version+"/kubectl_complete-otterscale\"") {
+		t.Errorf("the caveats do not give the link the test made:\n%s", s.m.Spec.Caveats)
+	}
+}
+
+// Every platform of the manifest installs, each from its own archive served
+// over HTTP as the release would be, by Krew's own validator (which also
+// checks that LICENSE is installed).
+func TestManifestInstallsEveryPlatform(t *testing.T) {
+	s := require(t)
+	srv := httptest.NewServer(http.FileServer(http.Dir(s.dist)))
+	defer srv.Close()
+	data, err := os.ReadFile(s.manifestPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := string(data)
+	for _, p := range s.m.Spec.Platforms {
+		local = strings.ReplaceAll(local, "uri: "+p.URI, "uri: "+srv.URL+"/"+path.Base(p.URI))
+	}
+	dir := t.TempDir()
+	// The validator insists that the file is named after the plugin.
+	file := filepath.Join(dir, "otterscale.yaml")
+	if err := os.WriteFile(file, []byte(local), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), s.validate, "-manifest", file)
+	cmd.Env = append(os.Environ(), "PATH="+s.krewPath(t, t.TempDir()))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("validate-krew-manifest: %v\n%s", err, out)
+	}
+	if want := fmt.Sprintf("all %d spec.platforms installed fine", len(s.m.Spec.Platforms)); !strings.Contains(string(out), want) {
+		t.Errorf("validate-krew-manifest did not say %q:\n%s", want, out)
+	}
+	// One entry per archive, and otterscale-ceph goes with linux/amd64.
+	for _, p := range s.m.Spec.Platforms {
+		var from []string
+		for _, f := range p.Files {
+			from = append(from, f.From)
+		}
+		if hasCeph := slices.Contains(from, "otterscale-ceph"); hasCeph != (p.key() == "linux/amd64") {
+			t.Errorf("%s: files %v", p.key(), from)
+		}
+	}
+}
+
+// krew-release-bot's .krew.yaml, filled in the way the bot fills it
+// (addURIAndSha writes the uri and the sha256 of the asset), is the manifest
+// make krew-manifest renders, for every platform built here, and names all
+// six.
+func TestKrewReleaseBotTemplate(t *testing.T) {
+	s := require(t)
+	text, err := os.ReadFile(filepath.Join("..", "..", ".krew.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := s.m.Spec.Version
+	const releases = "https://github.com/otterscale/kubectl-otterscale/releases/download/"
+	funcs := template.FuncMap{
+		"addURIAndSha": func(uri, tagName string) (string, error) {
+			uri = strings.ReplaceAll(uri, "{{ .TagName }}", tagName)
+			if !strings.HasPrefix(uri, releases+tagName+"/") {
+				return "", fmt.Errorf("asset %s is not in the release of %s", uri, tagName)
+			}
+			sum := "0000000000000000000000000000000000000000000000000000000000000000"
+			if data, err := os.ReadFile(filepath.Join(s.dist, path.Base(uri))); err == nil {
+				h := sha256.Sum256(data)
+				sum = hex.EncodeToString(h[:])
+			}
+			return fmt.Sprintf("uri: %s\nsha256: %s", uri, sum), nil
+		},
+		"indent": func(n int, s string) string {
+			pad := strings.Repeat(" ", n)
+			return pad + strings.ReplaceAll(s, "\n", "\n"+pad)
+		},
+	}
+	tmpl, err := template.New(".krew.yaml").Funcs(funcs).Option("missingkey=error").Parse(string(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := tmpl.Execute(&b, map[string]string{"TagName": tag}); err != nil {
+		t.Fatal(err)
+	}
+	var bot manifest
+	if err := yaml.UnmarshalStrict(b.Bytes(), &bot); err != nil {
+		t.Fatalf(".krew.yaml rendered:\n%s\n%v", b.String(), err)
+	}
+	var keys []string
+	byKey := map[string]platform{}
+	for _, p := range bot.Spec.Platforms {
+		keys = append(keys, p.key())
+		byKey[p.key()] = p
+	}
+	if want := []string{"linux/amd64", "linux/arm64", "darwin/amd64", "darwin/arm64", "windows/amd64", "windows/arm64"}; !reflect.DeepEqual(keys, want) {
+		t.Errorf(".krew.yaml platforms %v, want %v", keys, want)
+	}
+	// The local manifest's URIs come from RELEASE_URL; compare from the
+	// release's default.
+	local := s.m
+	for i, p := range local.Spec.Platforms {
+		local.Spec.Platforms[i].URI = releases + tag + "/" + path.Base(p.URI)
+		if got, ok := byKey[p.key()]; !ok || !reflect.DeepEqual(got, local.Spec.Platforms[i]) {
+			t.Errorf("%s: .krew.yaml gives\n%+v\nmake krew-manifest gives\n%+v", p.key(), got, local.Spec.Platforms[i])
+		}
+	}
+	bot.Spec.Platforms, local.Spec.Platforms = nil, nil
+	if !reflect.DeepEqual(bot, local) {
+		t.Errorf(".krew.yaml's spec\n%+v\ndiffers from make krew-manifest's\n%+v", bot, local)
+	}
+}
