@@ -47,11 +47,25 @@ type Provider interface {
 type Kubeconfig struct {
 	getter genericclioptions.RESTClientGetter
 
-	mu    sync.Mutex
-	cache map[string]*Clients
+	mu          sync.Mutex
+	cache       map[string]*Clients
+	unthrottled bool
 }
 
 var _ Provider = (*Kubeconfig)(nil)
+
+// Unthrottle turns client-go's client-side rate limit off for the clients
+// made from now on. A command makes a handful of requests, and 50 a second
+// bounds a runaway loop; the proxy serves many callers at once, and that
+// limit would cap it at about 50 calls a second however many callers wait
+// (GetDataVolume reads through three clients). The API server's own
+// priority and fairness still applies: it answers 429 with Retry-After,
+// which client-go honours.
+func (k *Kubeconfig) Unthrottle() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.unthrottled = true
+}
 
 // NewKubeconfig returns a Provider over getter, typically cli-runtime's
 // ConfigFlags.
@@ -91,7 +105,7 @@ func (k *Kubeconfig) load(scope string) (*Clients, error) {
 		if err != nil {
 			return nil, ConfigError(err)
 		}
-		return newClients(current, ns, cfg)
+		return newClients(current, ns, cfg, k.unthrottled)
 	}
 
 	raw, err := loader.RawConfig()
@@ -115,7 +129,7 @@ func (k *Kubeconfig) load(scope string) (*Clients, error) {
 	if err != nil {
 		return nil, ConfigError(err)
 	}
-	return newClients(scope, ns, cfg)
+	return newClients(scope, ns, cfg, k.unthrottled)
 }
 
 // currentContext is the context the flags and kubeconfig select, or "" when
@@ -131,11 +145,15 @@ func currentContext(loader clientcmd.ClientConfig, getter genericclioptions.REST
 	return raw.CurrentContext, nil
 }
 
-func newClients(context, namespace string, cfg *rest.Config) (*Clients, error) {
+func newClients(context, namespace string, cfg *rest.Config, unthrottled bool) (*Clients, error) {
 	cfg = rest.CopyConfig(cfg)
-	// client-go's default of 5 requests a second throttles the proxy and
-	// list-then-join; kubectl itself runs with far higher limits.
-	if cfg.QPS == 0 {
+	switch {
+	case unthrottled:
+		// A negative QPS means no client-side limit.
+		cfg.QPS, cfg.Burst, cfg.RateLimiter = -1, 0, nil
+	case cfg.QPS == 0:
+		// client-go's default of 5 requests a second throttles
+		// list-then-join; kubectl itself runs with far higher limits.
 		cfg.QPS, cfg.Burst = 50, 100
 	}
 	if cfg.UserAgent == "" {

@@ -34,6 +34,13 @@ func (f *Factory) Clusters() cluster.Provider {
 	return f.clusters
 }
 
+// Unthrottle turns client-go's client-side rate limit off, for the proxy:
+// see cluster.Kubeconfig.Unthrottle.
+func (f *Factory) Unthrottle() {
+	f.Clusters()
+	f.clusters.Unthrottle()
+}
+
 // Instance is the InstanceService implementation the proxy also serves.
 func (f *Factory) Instance() *instance.Service {
 	return instance.New(f.Clusters())

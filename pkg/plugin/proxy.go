@@ -137,6 +137,7 @@ func (o *ProxyOptions) serverOptions() proxy.Options {
 // Run serves until ctx ends (Ctrl-C).
 func (o *ProxyOptions) Run(ctx context.Context) error {
 	defer o.f.Close()
+	o.f.Unthrottle()
 	opts := o.serverOptions()
 	// client-go's own messages (klog) join the proxy's log, in its format.
 	klog.SetSlogLogger(opts.Logger)
