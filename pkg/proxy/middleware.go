@@ -175,8 +175,7 @@ func requireToken(next http.Handler, token string, errs *connect.ErrorWriter, lo
 // bodies are the caller's to keep open, through next.
 func limitUnaryBody(next, limited http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ct := r.Header.Get("Content-Type")
-		if strings.HasPrefix(ct, "application/grpc") || strings.HasPrefix(ct, "application/connect+") {
+		if isStream(r.Header.Get("Content-Type")) {
 			next.ServeHTTP(w, r)
 			return
 		}

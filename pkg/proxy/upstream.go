@@ -31,6 +31,11 @@ func parseUpstream(raw string) (*url.URL, error) {
 	return u, nil
 }
 
+// callerContext holds a forwarded request's own context, under the one
+// that shutting down cancels, so that a failure can tell a caller who left
+// from a proxy that is stopping.
+type callerContext struct{}
+
 // tokenFromAuthorization marks requests whose Authorization held the
 // proxy's token: that header is the proxy's, never the upstream's.
 type tokenFromAuthorization struct{}
@@ -91,6 +96,13 @@ func (f *forwarder) roundTrip(r *http.Request) (*http.Response, error) {
 	return f.h1.RoundTrip(r)
 }
 
+// isStream says whether a content type is that of a protocol that streams
+// (gRPC, gRPC-Web, Connect's streaming protocol) rather than Connect's
+// unary one.
+func isStream(contentType string) bool {
+	return strings.HasPrefix(contentType, "application/grpc") || strings.HasPrefix(contentType, "application/connect+")
+}
+
 func isGRPC(contentType string) bool {
 	return strings.HasPrefix(contentType, "application/grpc") && !strings.HasPrefix(contentType, "application/grpc-web")
 }
@@ -126,8 +138,16 @@ func dropUpstreamCORS(res *http.Response) error {
 // fail answers an unreachable upstream as Connect's unavailable, in the
 // caller's protocol.
 func (f *forwarder) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+	caller, _ := r.Context().Value(callerContext{}).(context.Context)
+	if caller == nil {
+		caller = r.Context()
+	}
+	if caller.Err() != nil {
 		// The caller left; there is nobody to answer.
+		return
+	}
+	if f.streams.Err() != nil {
+		_ = f.errs.Write(w, r, connect.NewError(connect.CodeUnavailable, errors.New("the proxy is shutting down")))
 		return
 	}
 	f.logger.Warn("forward failed", "procedure", r.URL.Path, "upstream", f.target.Redacted(), "error", err)
@@ -148,12 +168,19 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	stop := context.AfterFunc(f.streams, cancel)
-	defer stop()
+	// Shutting down ends streams at once, as it does the proxy's own;
+	// unary calls (Connect's unary protocol) may finish, within the
+	// shutdown's timeout. gRPC does not say which its calls are, so they
+	// count as streams.
+	if isStream(r.Header.Get("Content-Type")) {
+		ctx, cancel := context.WithCancel(context.WithValue(r.Context(), callerContext{}, r.Context()))
+		defer cancel()
+		stop := context.AfterFunc(f.streams, cancel)
+		defer stop()
+		r = r.WithContext(ctx)
+	}
 	sw := &statusWriter{ResponseWriter: w}
-	f.rp.ServeHTTP(sw, r.WithContext(ctx))
+	f.rp.ServeHTTP(sw, r)
 	attrs := []any{"procedure", r.URL.Path, "upstream", f.target.Host, "status", sw.status(), "duration", time.Since(start).Round(time.Microsecond)}
 	// gRPC's outcome is in its trailers (or, for an immediate error, its
 	// headers).

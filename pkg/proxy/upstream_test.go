@@ -29,6 +29,8 @@ const (
 	upStream  = "/otterscale.machine.v1.MachineService/WatchMachines"
 	upBidi    = "/otterscale.machine.v1.MachineService/Console"
 	upHang    = "/otterscale.machine.v1.MachineService/Hang"
+	upSlow    = "/otterscale.machine.v1.MachineService/Slow"
+	upSilent  = "/otterscale.machine.v1.MachineService/Silent"
 	upSameSvc = "/otterscale.instance.v1.InstanceService/ListVirtualMachines"
 )
 
@@ -115,6 +117,11 @@ type standIn struct {
 	tape *tape
 	// hung is closed when a Hang call ends on the server's side.
 	hung chan struct{}
+	// slowEntered is closed when a Slow call arrives; it answers once
+	// slowRelease is closed.
+	slowEntered, slowRelease chan struct{}
+	// silentEntered is closed when a Silent call arrives.
+	silentEntered chan struct{}
 }
 
 // machine is the stand-in's reply: a DataVolume message does as well as
@@ -125,7 +132,7 @@ func machine(name string) *instancev1.DataVolume {
 
 func newStandIn(t *testing.T) *standIn {
 	t.Helper()
-	s := &standIn{tape: &tape{}, hung: make(chan struct{})}
+	s := &standIn{tape: &tape{}, hung: make(chan struct{}), slowEntered: make(chan struct{}), slowRelease: make(chan struct{}), silentEntered: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.Handle(upUnary, connect.NewUnaryHandler(upUnary,
 		func(_ context.Context, req *connect.Request[instancev1.GetDataVolumeRequest]) (*connect.Response[instancev1.DataVolume], error) {
@@ -173,6 +180,18 @@ func newStandIn(t *testing.T) *standIn {
 					return err
 				}
 			}
+		}))
+	mux.Handle(upSilent, connect.NewServerStreamHandler(upSilent,
+		func(ctx context.Context, _ *connect.Request[instancev1.GetDataVolumeRequest], _ *connect.ServerStream[instancev1.DataVolume]) error {
+			close(s.silentEntered)
+			<-ctx.Done()
+			return ctx.Err()
+		}))
+	mux.Handle(upSlow, connect.NewUnaryHandler(upSlow,
+		func(_ context.Context, req *connect.Request[instancev1.GetDataVolumeRequest]) (*connect.Response[instancev1.DataVolume], error) {
+			close(s.slowEntered)
+			<-s.slowRelease
+			return connect.NewResponse(machine(req.Msg.GetName())), nil
 		}))
 	mux.Handle(upHang, connect.NewServerStreamHandler(upHang,
 		func(ctx context.Context, _ *connect.Request[instancev1.GetDataVolumeRequest], stream *connect.ServerStream[instancev1.DataVolume]) error {
@@ -581,6 +600,75 @@ func TestForwardShutdown(t *testing.T) {
 	case <-up.hung:
 	case <-time.After(5 * time.Second):
 		t.Error("the upstream's call did not end")
+	}
+}
+
+// A forwarded stream the upstream has not answered yet when the proxy
+// stops ends with unavailable, saying why, in the caller's protocol.
+func TestForwardShutdownBeforeAnswer(t *testing.T) {
+	f := setup(t)
+	up := newStandIn(t)
+	p := serve(t, proxy.Services{Instance: f.svc}, proxy.Options{Upstream: up.url})
+	// The client waits for the answer's headers, which never come.
+	ended := make(chan error, 1)
+	go func() {
+		stream, err := connect.NewClient[instancev1.GetDataVolumeRequest, instancev1.DataVolume](h2c, p.url+upSilent, connect.WithGRPC()).
+			CallServerStream(context.Background(), connect.NewRequest(&instancev1.GetDataVolumeRequest{Name: "m"}))
+		if err == nil {
+			for stream.Receive() {
+			}
+			err = stream.Err()
+		}
+		ended <- err
+	}()
+	// Stop once the call has reached the stand-in.
+	select {
+	case <-up.silentEntered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call never reached the stand-in")
+	}
+	if err := p.stop(15 * time.Second); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+	select {
+	case err := <-ended:
+		if connect.CodeOf(err) != connect.CodeUnavailable || !strings.Contains(err.Error(), "shutting down") {
+			t.Errorf("the stream ended with %v, want unavailable: the proxy is shutting down", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the stream did not end")
+	}
+}
+
+// A forwarded unary call in flight when the proxy stops still gets its
+// answer, as the proxy's own do.
+func TestForwardShutdownLetsUnaryFinish(t *testing.T) {
+	f := setup(t)
+	up := newStandIn(t)
+	p := serve(t, proxy.Services{Instance: f.svc}, proxy.Options{Upstream: up.url})
+	got := make(chan error, 1)
+	go func() {
+		resp, err := connect.NewClient[instancev1.GetDataVolumeRequest, instancev1.DataVolume](http1, p.url+upSlow, connect.WithProtoJSON()).
+			CallUnary(context.Background(), connect.NewRequest(&instancev1.GetDataVolumeRequest{Name: "late"}))
+		if err == nil && resp.Msg.GetName() != "late" {
+			err = fmt.Errorf("answered %v", resp.Msg)
+		}
+		got <- err
+	}()
+	select {
+	case <-up.slowEntered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call never reached the stand-in")
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- p.stop(15 * time.Second) }()
+	time.Sleep(300 * time.Millisecond)
+	close(up.slowRelease)
+	if err := <-got; err != nil {
+		t.Errorf("the call in flight: %v", err)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("stop: %v", err)
 	}
 }
 
