@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -333,5 +334,42 @@ func TestUnknownProcedure(t *testing.T) {
 	}
 	if n := strings.Count(p.logs.String(), "procedure="+procedure+" code=unimplemented"); n != len(protocols) {
 		t.Errorf("want %d log lines for %s:\n%s", len(protocols), procedure, p.logs)
+	}
+}
+
+// Small answers go uncompressed even to callers that accept gzip (it cost
+// more than it saved); large ones, such as a long list, are compressed.
+func TestCompressOnlyLargeAnswers(t *testing.T) {
+	f := setup(t)
+	p := serve(t, proxy.Services{Instance: f.svc}, proxy.Options{})
+	client := instancev1connect.NewInstanceServiceClient(http1, p.url)
+	for i := range 30 {
+		if _, err := client.CreateDataVolume(t.Context(), connect.NewRequest(&instancev1.CreateDataVolumeRequest{
+			Name: fmt.Sprintf("dv-%02d", i), Namespace: f.ns, SizeBytes: 1 << 30,
+		})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		procedure, body string
+		gzip            bool
+	}{
+		{instancev1connect.InstanceServiceGetDataVolumeProcedure, `{"namespace":"` + f.ns + `","name":"dv-00"}`, false},
+		{listProcedure, `{"namespace":"` + f.ns + `"}`, true},
+	} {
+		req := jsonRequest(t, p.url, c.procedure, c.body)
+		req.Header.Set("Accept-Encoding", "gzip")
+		// A transport that leaves the encoding to us.
+		resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		gzipped := resp.Header.Get("Content-Encoding") == "gzip"
+		if resp.StatusCode != http.StatusOK || gzipped != c.gzip {
+			t.Errorf("%s: status %d, Content-Encoding %q (%d bytes on the wire); want gzip %v",
+				c.procedure, resp.StatusCode, resp.Header.Get("Content-Encoding"), len(data), c.gzip)
+		}
 	}
 }
