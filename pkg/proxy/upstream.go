@@ -54,7 +54,7 @@ type forwarder struct {
 	rp     *httputil.ReverseProxy
 	logger *slog.Logger
 	errs   *connect.ErrorWriter
-	// streams ends when the proxy shuts down; forwarded calls end with it.
+	// streams ends when the proxy shuts down; forwarded streams end with it.
 	streams context.Context
 }
 
@@ -121,7 +121,8 @@ func (f *forwarder) rewrite(pr *httputil.ProxyRequest) {
 	h.Del("Origin")
 	h.Del("Access-Control-Request-Method")
 	h.Del("Access-Control-Request-Headers")
-	// ReverseProxy passes on the caller's X-Forwarded-* only when told to.
+	// With Rewrite, ReverseProxy drops the caller's X-Forwarded-* headers
+	// and adds none of its own.
 }
 
 // dropUpstreamCORS removes the upstream's own CORS headers: the proxy
