@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"regexp"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -50,26 +49,12 @@ func startCeph(ctx context.Context, env *testenv.Env) (*cephenv.Cluster, error) 
 	return c, nil
 }
 
-// rookObjects are the Secret and ConfigMap Rook keeps: the admin key and
-// the monitors' addresses (msgr v2, as Rook writes them).
+// rookObjects puts Rook's Secret and ConfigMap, pointing at c, into the
+// namespace Rook uses by default.
 func rookObjects(ctx context.Context, env *testenv.Env, c *cephenv.Cluster) error {
-	m := regexp.MustCompile(`v2:([0-9.]+:[0-9]+)`).FindStringSubmatch(c.MonHost)
-	if m == nil {
-		return fmt.Errorf("no msgr v2 address in %q", c.MonHost)
-	}
 	core := env.Kube.CoreV1()
 	if _, err := core.Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: rookNamespace}}, metav1.CreateOptions{}); err != nil {
 		return err
 	}
-	if _, err := core.Secrets(rookNamespace).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "rook-ceph-mon"},
-		StringData: map[string]string{"fsid": c.FSID, "ceph-username": "client.admin", "ceph-secret": c.AdminKey},
-	}, metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	_, err := core.ConfigMaps(rookNamespace).Create(ctx, &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: "rook-ceph-mon-endpoints"},
-		Data:       map[string]string{"data": "a=" + m[1], "maxMonId": "0"},
-	}, metav1.CreateOptions{})
-	return err
+	return c.WriteRook(ctx, core, rookNamespace)
 }

@@ -373,33 +373,7 @@ func TestCompletionFromCeph(t *testing.T) {
 
 	// With --pvc the argument is the bare SNAP of the claim's image.
 	ns := "comp-ceph"
-	if _, err := env.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.Kube.CoreV1().PersistentVolumeClaims(ns).Create(ctx, &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("8Mi")}},
-		},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := env.BindClaim(ctx, ns, "web", resource.Quantity{}); err != nil {
-		t.Fatal(err)
-	}
-	pvc, err := env.Kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "web", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pv, err := env.Kube.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	image := pv.Spec.CSI.VolumeAttributes["imageName"]
-	if err := c.CreateImage(ctx, image, 8<<20); err != nil {
-		t.Fatal(err)
-	}
+	image := csiClaimImage(t, env, c, ns)
 	if _, err := c.RBD(ctx, "snap", "create", c.Pool+"/"+image+"@nightly"); err != nil {
 		t.Fatal(err)
 	}

@@ -280,3 +280,39 @@ func TestDataVolumeCommands(t *testing.T) {
 		t.Errorf("empty list: %+v", r)
 	}
 }
+
+// csiClaimImage creates namespace ns with a claim "web" bound the way
+// ceph-csi binds it, and the 8 MiB RBD image its volume names; it returns
+// the image's name.
+func csiClaimImage(t *testing.T, env *testenv.Env, c *cephenv.Cluster, ns string) string {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := env.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Kube.CoreV1().PersistentVolumeClaims(ns).Create(ctx, &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("8Mi")}},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.BindClaim(ctx, ns, "web", resource.Quantity{}); err != nil {
+		t.Fatal(err)
+	}
+	pvc, err := env.Kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv, err := env.Kube.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := pv.Spec.CSI.VolumeAttributes["imageName"]
+	if err := c.CreateImage(ctx, image, 8<<20); err != nil {
+		t.Fatal(err)
+	}
+	return image
+}

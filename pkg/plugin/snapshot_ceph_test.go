@@ -9,10 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 	"github.com/otterscale/kubectl-otterscale/pkg/plugin"
@@ -115,33 +111,7 @@ func TestSnapshotCommands(t *testing.T) {
 
 	// --pvc finds the image behind a ceph-csi claim.
 	ns := "snap-pvc"
-	if _, err := env.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.Kube.CoreV1().PersistentVolumeClaims(ns).Create(ctx, &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("8Mi")}},
-		},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := env.BindClaim(ctx, ns, "web", resource.Quantity{}); err != nil {
-		t.Fatal(err)
-	}
-	pvc, err := env.Kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "web", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pv, err := env.Kube.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	image := pv.Spec.CSI.VolumeAttributes["imageName"]
-	if err := c.CreateImage(ctx, image, 8<<20); err != nil {
-		t.Fatal(err)
-	}
+	image := csiClaimImage(t, env, c, ns)
 	k("snapshot", "create", "nightly", "--pvc", "web", "-n", ns).want(t, plugin.ExitOK, "snapshot "+c.Pool+"/"+image+"@nightly created")
 	if _, ok := snapLs(t, c, c.Pool+"/"+image)["nightly"]; !ok {
 		t.Error("the snapshot is not on the claim's image")

@@ -9,8 +9,6 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
@@ -28,22 +26,7 @@ import (
 // would on an OtterScale cluster.
 func rookStorage(t *testing.T, f *fixture, c *cephenv.Cluster) *storage.Service {
 	t.Helper()
-	ctx := t.Context()
-	m := regexp.MustCompile(`v2:([0-9.]+:[0-9]+)`).FindStringSubmatch(c.MonHost)
-	if m == nil {
-		t.Fatalf("no v2 address in %q", c.MonHost)
-	}
-	core := f.env.Kube.CoreV1()
-	if _, err := core.Secrets(f.ns).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "rook-ceph-mon"},
-		StringData: map[string]string{"fsid": c.FSID, "ceph-username": "client.admin", "ceph-secret": c.AdminKey},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := core.ConfigMaps(f.ns).Create(ctx, &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: "rook-ceph-mon-endpoints"},
-		Data:       map[string]string{"data": "a=" + m[1], "maxMonId": "0"},
-	}, metav1.CreateOptions{}); err != nil {
+	if err := c.WriteRook(t.Context(), f.env.Kube.CoreV1(), f.ns); err != nil {
 		t.Fatal(err)
 	}
 	flags := genericclioptions.NewConfigFlags(false)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -30,16 +29,14 @@ func suffix() string {
 	return hex.EncodeToString(b)
 }
 
-// monAddr is the monitor's address as Rook and ceph-csi write monitors:
-// host:port without a protocol. Ceph takes such an address on a port other
-// than 6789 for msgr v2, so the test cluster's v2 address is the one to give.
+// monAddr is the monitor's address as Rook and ceph-csi write it.
 func monAddr(t *testing.T, c *cephenv.Cluster) string {
 	t.Helper()
-	m := regexp.MustCompile(`v2:([0-9.]+:[0-9]+)`).FindStringSubmatch(c.MonHost)
-	if m == nil {
-		t.Fatalf("no v2 address in %q", c.MonHost)
+	addr, err := c.MonAddr()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return m[1]
+	return addr
 }
 
 func namespace(t *testing.T, env *testenv.Env, prefix string) string {
@@ -70,17 +67,7 @@ func TestFindThroughRook(t *testing.T) {
 	if err := c.CreateImage(ctx, "rook-img", 8*mib); err != nil {
 		t.Fatal(err)
 	}
-	core := env.Kube.CoreV1()
-	if _, err := core.Secrets(ns).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "rook-ceph-mon"},
-		StringData: map[string]string{"fsid": c.FSID, "ceph-username": "client.admin", "ceph-secret": c.AdminKey},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := core.ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: "rook-ceph-mon-endpoints"},
-		Data:       map[string]string{"data": "a=" + monAddr(t, c), "maxMonId": "0"},
-	}, metav1.CreateOptions{}); err != nil {
+	if err := c.WriteRook(ctx, env.Kube.CoreV1(), ns); err != nil {
 		t.Fatal(err)
 	}
 	images, err := listVia(t, storage.New(kubeProvider(env), storage.Flags{RookNamespace: ns, Timeout: 3e9}))
