@@ -23,6 +23,8 @@ LDFLAGS := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$
 
 PREFIX ?= /usr/local
 BIN := bin/kubectl-otterscale
+# The Ceph worker: every librados and librbd call runs in it (pkg/worker).
+WORKER := bin/otterscale-ceph
 
 # Pinned tool versions (the tools/*/go.mod files pin the same ones).
 BUF_VERSION            := v1.75.0
@@ -54,7 +56,8 @@ KUBECTL        := $(CACHE_DIR)/kubectl-$(KUBE_VERSION)/kubectl
 export OTTERSCALE_KUBE_APISERVER := $(KUBE_APISERVER)
 export OTTERSCALE_ETCD := $(ETCD)
 export OTTERSCALE_CRD_DIR := $(CURDIR)/testdata/crd
-# The e2e tests, the demo and the benchmarks run this binary.
+# The e2e tests, the demo and the benchmarks run this binary; the tests'
+# own Ceph calls run in the otterscale-ceph beside it.
 export OTTERSCALE_BINARY := $(CURDIR)/$(BIN)
 # The e2e tests and the demo call the proxy with these, as users do.
 export OTTERSCALE_BUF := $(BUF)
@@ -66,15 +69,19 @@ GO_TEST_FLAGS ?=
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
+# kubectl-otterscale is always built without cgo; otterscale-ceph, beside
+# it, is the Ceph-enabled build (cgo, -tags $(GO_TAGS)) it runs Ceph calls in.
 .PHONY: build
-build: system-deps ## build bin/kubectl-otterscale (with Ceph support: cgo, -tags $(GO_TAGS))
-	go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-otterscale
+build: system-deps ## build bin/kubectl-otterscale (cgo-free) and bin/otterscale-ceph (its Ceph worker)
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubectl-otterscale
+	CGO_ENABLED=1 go build -trimpath -ldflags '$(LDFLAGS)' -o $(WORKER) ./cmd/otterscale-ceph
 
 # kubectl (1.26+) completes `kubectl otterscale ...` through the
 # kubectl_complete-otterscale script beside the plugin.
 .PHONY: install
 install: build ## install kubectl-otterscale into $(PREFIX)/bin so that `kubectl otterscale` works
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/kubectl-otterscale
+	install -D -m 0755 $(WORKER) $(DESTDIR)$(PREFIX)/bin/otterscale-ceph
 	install -D -m 0755 krew/kubectl_complete-otterscale $(DESTDIR)$(PREFIX)/bin/kubectl_complete-otterscale
 
 .PHONY: tools
@@ -172,9 +179,7 @@ $(BROWSER_GEN): $(BUF) $(BROWSER_NPM) $(BROWSER_DIR)/buf.gen.yaml $(wildcard pro
 
 .PHONY: test
 test: system-deps $(TEST_KUBECTL) testenv-bins $(BUF) $(GRPCURL) check-generated lint build browser-deps ## unit, integration and end-to-end tests against a real kube-apiserver and a real Ceph
-	go test -count=1 $(GO_TEST_FLAGS) ./...
-	@echo "--- the same tests, built without cgo (no Ceph support)"
-	CGO_ENABLED=0 go test -count=1 $(GO_TEST_FLAGS) ./pkg/... ./proto/...
+	CGO_ENABLED=0 go test -count=1 $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-unit
 test-unit: ## the fast tests that need no API server

@@ -16,6 +16,8 @@ const (
 	module     = "github.com/otterscale/kubectl-otterscale"
 	versionPkg = module + "/pkg/version"
 	mainPkg    = "./cmd/kubectl-otterscale"
+	// workerPkg is otterscale-ceph's, the Ceph worker's, main package.
+	workerPkg = "./cmd/otterscale-ceph"
 	// binName is the plugin's executable; cephName the Ceph-enabled helper.
 	binName  = "kubectl-otterscale"
 	cephName = "otterscale-ceph"
@@ -164,14 +166,14 @@ func buildPlatform(o buildOptions, p platform) (string, error) {
 	return name, writeArchive(filepath.Join(o.Out, name), entries, o.Date)
 }
 
-// goBuild builds the main package for p: cgo-free, or (ceph) with cgo and
-// the pacific tag against the host's Ceph libraries.
+// goBuild builds, for p, the plugin cgo-free, or (ceph) the Ceph worker
+// with cgo and the pacific tag against the host's Ceph libraries.
 func goBuild(o buildOptions, p platform, ceph bool, out string) error {
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", o.ldflags(), "-o", out, mainPkg)
-	cgo := "0"
+	pkg, cgo := mainPkg, "0"
 	if ceph {
-		cgo = "1"
+		pkg, cgo = workerPkg, "1"
 	}
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", o.ldflags(), "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "GOOS="+p.OS, "GOARCH="+p.Arch, "CGO_ENABLED="+cgo, "GOFLAGS=-buildvcs=false -tags=pacific")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {

@@ -7,9 +7,9 @@
 //
 // Every archive's kubectl-otterscale is the cgo-free build: it starts on any
 // machine and needs no shared library. The linux/amd64 archive also holds
-// otterscale-ceph, the Ceph-enabled build (cgo, -tags pacific, linked
-// against librbd1 and librados2), which the cgo-free binary hands its RBD
-// commands to (pkg/plugin/cephexec.go). Builds are reproducible: -trimpath,
+// otterscale-ceph, the Ceph worker (cmd/otterscale-ceph: cgo, -tags
+// pacific, linked against librbd1 and librados2), in which the cgo-free
+// binary runs every Ceph call (pkg/worker). Builds are reproducible: -trimpath,
 // no VCS stamp, and archive timestamps are the -date given (the Makefile
 // passes the commit's date), so the same commit gives the same checksums.
 package main

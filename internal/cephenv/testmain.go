@@ -48,6 +48,9 @@ func Run(m Runner, setup func(*Cluster)) int {
 		Timeout: startTimeout,
 		Missing: Missing,
 		Start: func(ctx context.Context, logf func(string, ...any)) (*Cluster, error) {
+			if err := EnsureWorker(ctx, logf); err != nil {
+				return nil, err
+			}
 			return Start(ctx, Options{Logf: logf})
 		},
 		Stop:  (*Cluster).Stop,

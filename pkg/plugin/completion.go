@@ -18,6 +18,7 @@ import (
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
 	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/storage"
+	"github.com/otterscale/kubectl-otterscale/pkg/worker"
 )
 
 // completionTimeout bounds everything one completion asks of the API server
@@ -346,10 +347,10 @@ func completeStorageClasses(f *Factory) cobra.CompletionFunc {
 }
 
 // cephNames runs fn against Ceph, found as the RBD commands find it with
-// the --ceph-* flags on the line, and closes the connection after. A build
-// without Ceph support answers nothing.
+// the --ceph-* flags on the line, and stops the Ceph worker after. Without
+// a worker it answers nothing.
 func cephNames(ctx context.Context, f *Factory, ceph *CephFlags, fn func(*storage.Service) ([]string, error)) ([]string, error) {
-	if !storage.Supported {
+	if worker.Find().Path == "" {
 		return nil, nil
 	}
 	flags := ceph.Storage()
@@ -357,7 +358,6 @@ func cephNames(ctx context.Context, f *Factory, ceph *CephFlags, fn func(*storag
 		flags.Timeout = completionTimeout
 	}
 	defer f.Close()
-	// librados honours its own timeouts, not ctx: check it before each call.
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

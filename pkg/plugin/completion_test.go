@@ -22,7 +22,7 @@ import (
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 	"github.com/otterscale/kubectl-otterscale/pkg/plugin"
-	"github.com/otterscale/kubectl-otterscale/pkg/storage"
+	"github.com/otterscale/kubectl-otterscale/pkg/worker"
 )
 
 // completion is what `kubectl-otterscale __complete ARGS...` printed: the
@@ -306,15 +306,16 @@ func TestCompletionFromAPIServer(t *testing.T) {
 	}
 }
 
+// Without a Ceph worker, completion offers nothing, quietly.
+func TestCompletionWithoutWorker(t *testing.T) {
+	t.Setenv(worker.PathEnv, "/nonexistent/"+worker.BinaryName)
+	complete(t, "image", "list", "--ceph-mon-host", "127.0.0.1:1", "").exactly(t, noFile)
+	complete(t, "snapshot", "create", "--ceph-mon-host", "127.0.0.1:1", "").exactly(t, noFile)
+}
+
 // Pools, images and snapshots from the real Ceph, found with the --ceph-*
 // flags on the line, one part of POOL/IMAGE@SNAP at a time.
 func TestCompletionFromCeph(t *testing.T) {
-	if !storage.Supported {
-		// A build without Ceph support completes nothing, quietly.
-		complete(t, "image", "list", "--ceph-mon-host", "127.0.0.1:1", "").exactly(t, noFile)
-		complete(t, "snapshot", "create", "--ceph-mon-host", "127.0.0.1:1", "").exactly(t, noFile)
-		return
-	}
 	c := cephenv.Require(t)
 	env := testenv.Require(t)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"log/slog"
 	"sync"
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -8,6 +9,7 @@ import (
 	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/instance"
 	"github.com/otterscale/kubectl-otterscale/pkg/storage"
+	"github.com/otterscale/kubectl-otterscale/pkg/worker"
 )
 
 // Factory hands commands their clients and services, built on first use so
@@ -21,6 +23,8 @@ type Factory struct {
 
 	storageMu sync.Mutex
 	storage   *storage.Service
+	workers   *worker.Pool
+	workerLog *slog.Logger
 }
 
 // NewFactory returns a Factory with kubectl's flags.
@@ -48,22 +52,47 @@ func (f *Factory) Instance() *instance.Service {
 
 // Storage is the StorageService implementation the proxy also serves. It is
 // built on the first call, with the Ceph settings of that call, and keeps
-// its Ceph connections until Close.
+// its Ceph workers until Close.
 func (f *Factory) Storage(flags storage.Flags) *storage.Service {
 	f.storageMu.Lock()
 	defer f.storageMu.Unlock()
 	if f.storage == nil {
-		f.storage = storage.New(f.Clusters(), flags)
+		f.storage = storage.NewWithWorkers(f.Clusters(), flags, f.workersLocked())
 	}
 	return f.storage
 }
 
-// Close closes the Ceph connections that commands opened.
+// WarmCeph starts a Ceph worker while the command finds its cluster (see
+// worker.Pool.Warm).
+func (f *Factory) WarmCeph() {
+	f.storageMu.Lock()
+	w := f.workersLocked()
+	f.storageMu.Unlock()
+	w.Warm()
+}
+
+// LogCeph sends the Ceph workers' starts and deaths to log; the proxy
+// calls it before anything uses Ceph.
+func (f *Factory) LogCeph(log *slog.Logger) {
+	f.storageMu.Lock()
+	defer f.storageMu.Unlock()
+	f.workerLog = log
+}
+
+func (f *Factory) workersLocked() *worker.Pool {
+	if f.workers == nil {
+		f.workers = worker.NewPool(worker.Options{Logger: f.workerLog})
+	}
+	return f.workers
+}
+
+// Close stops the Ceph workers that commands started.
 func (f *Factory) Close() {
 	f.storageMu.Lock()
 	defer f.storageMu.Unlock()
-	if f.storage != nil {
-		f.storage.Close()
+	if f.workers != nil {
+		f.workers.Close()
+		f.workers, f.storage = nil, nil
 	}
 }
 

@@ -21,14 +21,11 @@ import (
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 	"github.com/otterscale/kubectl-otterscale/pkg/instance"
 	"github.com/otterscale/kubectl-otterscale/pkg/plugin"
-	"github.com/otterscale/kubectl-otterscale/pkg/storage"
 )
 
 // The commands run against a real API server and, for the RBD commands, a
 // real Ceph.
 func TestMain(m *testing.M) {
-	// Ceph connections are probed in a child: this binary (see storage.ServeProbe).
-	storage.ServeProbe()
 	os.Exit(testenv.Run(cephenv.RunFunc(func() int { return cephenv.Run(m, nil) }), func(env *testenv.Env) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

@@ -142,6 +142,7 @@ func (o *ProxyOptions) Run(ctx context.Context) error {
 	// client-go's own messages (klog) join the proxy's log, in its format.
 	klog.SetSlogLogger(opts.Logger)
 	defer klog.ClearLogger()
+	o.f.LogCeph(opts.Logger)
 	srv, err := proxy.NewServer(proxy.Services{
 		Instance: o.f.Instance(),
 		Storage:  o.f.Storage(o.ceph.Storage()),

@@ -62,13 +62,15 @@ func withCephNote(cmd *cobra.Command) *cobra.Command {
 	return cmd
 }
 
-// runCeph is runE for commands that talk to Ceph: it closes the Ceph
-// connections when the command is done, so that in-process callers (tests)
-// leak none.
+// runCeph is runE for commands that talk to Ceph: it starts a Ceph worker
+// at once, so that loading Ceph's libraries overlaps with finding the
+// cluster, and stops it when the command is done, so that in-process
+// callers (tests) leak none.
 func runCeph(f *Factory, o options) func(*cobra.Command, []string) error {
 	run := runE(o)
 	return func(cmd *cobra.Command, args []string) error {
 		defer f.Close()
+		f.WarmCeph()
 		return run(cmd, args)
 	}
 }

@@ -1,5 +1,3 @@
-//go:build cgo && pacific
-
 package plugin_test
 
 import (

@@ -9,45 +9,31 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/yaml"
 
-	"github.com/otterscale/kubectl-otterscale/pkg/storage"
 	"github.com/otterscale/kubectl-otterscale/pkg/version"
+	"github.com/otterscale/kubectl-otterscale/pkg/worker"
 )
 
-// versionInfo is the build's version and whether it can talk to Ceph
-// (cgo builds with the pacific tag can; others cannot: see the README). A
-// build without Ceph support also says whether it found a working
-// otterscale-ceph to hand the RBD commands to.
+// versionInfo is the build's version and the Ceph worker it found:
+// kubectl-otterscale is always cgo-free and runs its Ceph calls in
+// otterscale-ceph (see the README).
 type versionInfo struct {
 	version.Info
-	// Build is "ceph" (cgo, -tags pacific) or "cgo-free".
-	Build      string      `json:"build"`
-	Ceph       bool        `json:"ceph"`
-	CephHelper *CephHelper `json:"cephHelper,omitempty"`
+	// CephWorker is the otterscale-ceph that RBD commands would run.
+	CephWorker worker.Binary `json:"cephWorker"`
 }
 
-// getVersionInfo fills versionInfo, probing otterscale-ceph in a build
-// without Ceph support.
+// getVersionInfo fills versionInfo, running otterscale-ceph once to see
+// that it starts.
 func getVersionInfo(ctx context.Context) versionInfo {
-	info := versionInfo{Info: version.Get(), Build: "ceph", Ceph: storage.Supported}
-	if !info.Ceph {
-		info.Build = "cgo-free"
-		h := FindCephHelper(ctx)
-		info.CephHelper = &h
-	}
-	return info
+	return versionInfo{Info: version.Get(), CephWorker: worker.Check(ctx)}
 }
 
 // cephSummary is the text output's words on Ceph support.
 func (v versionInfo) cephSummary() string {
-	switch {
-	case v.Ceph:
-		return "with Ceph support"
-	case v.CephHelper != nil && v.CephHelper.Working:
-		return "cgo-free build; RBD commands run " + v.CephHelper.Path
-	case v.CephHelper != nil:
-		return "cgo-free build without Ceph support: " + v.CephHelper.Problem
+	if v.CephWorker.Working {
+		return "RBD commands run " + v.CephWorker.Path
 	}
-	return "without Ceph support"
+	return "without Ceph support: " + v.CephWorker.Problem
 }
 
 // NewCmdVersion returns `kubectl otterscale version`. It never reads a

@@ -22,14 +22,11 @@ import (
 	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/instance"
 	"github.com/otterscale/kubectl-otterscale/pkg/proxy"
-	"github.com/otterscale/kubectl-otterscale/pkg/storage"
 )
 
 // The proxy runs on a loopback port in front of the real services, a
 // real API server and a real Ceph.
 func TestMain(m *testing.M) {
-	// Ceph connections are probed in a child: this binary (see storage.ServeProbe).
-	storage.ServeProbe()
 	os.Exit(testenv.Run(cephenv.RunFunc(func() int { return cephenv.Run(m, nil) }), func(env *testenv.Env) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

@@ -1,13 +1,14 @@
 package storage
 
 import (
-	"fmt"
 	"time"
+
+	"github.com/otterscale/kubectl-otterscale/pkg/worker"
 )
 
 // DefaultTimeout bounds connecting to Ceph and each operation: librados
 // would otherwise wait 300 s on a dead monitor or a wrong key.
-const DefaultTimeout = 5 * time.Second
+const DefaultTimeout = worker.DefaultTimeout
 
 // Flags are the user's explicit choices (flags or environment), the first
 // place Find looks.
@@ -28,27 +29,6 @@ type Flags struct {
 	Timeout time.Duration
 }
 
-// Config is how to reach one Ceph cluster, wherever it was found.
-type Config struct {
-	// MonHost is the mon_host option.
-	MonHost string
-	// User is the Ceph user without "client.".
-	User string
-	// Key is the user's secret. Never print it: String leaves it out.
-	Key string
-	// ConfFile, when set, is read before MonHost and Key are applied.
-	ConfFile string
-	// Source says where the configuration came from, for messages, e.g.
-	// `Rook (namespace "rook-ceph")`.
-	Source string
-	// Timeout bounds connecting and each operation.
-	Timeout time.Duration
-}
-
-// String describes the configuration without its key.
-func (c Config) String() string {
-	return fmt.Sprintf("Ceph at %s as client.%s (from %s)", c.MonHost, c.User, c.Source)
-}
-
-// GoString keeps the key out of %#v too.
-func (c Config) GoString() string { return c.String() }
+// Config is how to reach one Ceph cluster, wherever it was found: what a
+// Ceph worker is started with.
+type Config = worker.Config

@@ -1,5 +1,3 @@
-//go:build cgo && pacific
-
 package storage_test
 
 import (
@@ -24,13 +22,10 @@ func sleep(t *testing.T) {
 }
 
 // A wrong key is unauthenticated; a stopped monitor is unavailable, and
-// says so instead of hanging for librados' 300 s. Both fail in a probe
-// child (ServeProbe), never in this process.
+// says so instead of hanging for librados' 300 s. Both fail in the Ceph
+// worker, never in this process.
 func TestConnectionFailures(t *testing.T) {
 	c := cephenv.Require(t)
-	if !storage.Probing() {
-		t.Fatal("TestMain must call storage.ServeProbe: failing connects would run in this process")
-	}
 	ctx := t.Context()
 	list := func(flags storage.Flags) error {
 		svc := storage.New(nil, flags)
@@ -62,14 +57,5 @@ func TestConnectionFailures(t *testing.T) {
 	wantCode(t, err, connect.CodeUnavailable)
 	if !strings.Contains(message(err), "unreachable") {
 		t.Errorf("message %q does not say the cluster is unreachable", message(err))
-	}
-}
-
-// A probe that cannot read its configuration says so in its answer.
-func TestProbeBadInput(t *testing.T) {
-	var out strings.Builder
-	storage.RunProbe(strings.NewReader("{not json"), &out)
-	if !strings.Contains(out.String(), `"code":"internal"`) || !strings.Contains(out.String(), "read the configuration") {
-		t.Errorf("probe answered %q", out.String())
 	}
 }

@@ -19,8 +19,6 @@ import (
 // The tests run against a real Ceph (one monitor, one memstore OSD) and,
 // for finding Ceph through the cluster, a real kube-apiserver.
 func TestMain(m *testing.M) {
-	// Ceph connections are probed in a child: this binary (see storage.ServeProbe).
-	storage.ServeProbe()
 	os.Exit(testenv.Run(cephenv.RunFunc(func() int { return cephenv.Run(m, nil) }), nil))
 }
 

@@ -2,29 +2,18 @@ package storage
 
 import (
 	"context"
-	"errors"
 
 	"connectrpc.com/connect"
-)
 
-// namer is the cheap listing that shell completion needs: names only,
-// without the sizes and the disk usage (a DiffIterate per snapshot) that
-// ListImages reads for every image.
-type namer interface {
-	poolNames() ([]string, error)
-	imageNames(pool string) ([]string, error)
-	snapshotNames(pool, image string) ([]string, error)
-}
+	workerv1 "github.com/otterscale/kubectl-otterscale/gen/kubectlotterscale/worker/v1"
+)
 
 // PoolNames answers the names of the scope's RBD pools: the pools enabled
 // for the rbd application, or every pool when the cluster does not say.
-// It is not an RPC: shell completion calls it in-process.
+// It is not an RPC of the API: shell completion calls it, and the worker
+// answers it without the sizes and disk usage that ListImages reads.
 func (s *Service) PoolNames(ctx context.Context, scope string) ([]string, error) {
-	n, err := s.namer(ctx, scope)
-	if err != nil {
-		return nil, err
-	}
-	return n.poolNames()
+	return s.names(ctx, scope, "", "")
 }
 
 // ImageNames answers the names of the images in pool, sorted.
@@ -32,11 +21,7 @@ func (s *Service) ImageNames(ctx context.Context, scope, pool string) ([]string,
 	if err := validateName("pool_name", "pool", pool); err != nil {
 		return nil, err
 	}
-	n, err := s.namer(ctx, scope)
-	if err != nil {
-		return nil, err
-	}
-	return n.imageNames(pool)
+	return s.names(ctx, scope, pool, "")
 }
 
 // SnapshotNames answers the names of pool/image's snapshots, oldest first.
@@ -44,21 +29,17 @@ func (s *Service) SnapshotNames(ctx context.Context, scope, pool, image string) 
 	if err := validateImageRef(pool, image); err != nil {
 		return nil, err
 	}
-	n, err := s.namer(ctx, scope)
-	if err != nil {
-		return nil, err
-	}
-	return n.snapshotNames(pool, image)
+	return s.names(ctx, scope, pool, image)
 }
 
-func (s *Service) namer(ctx context.Context, scope string) (namer, error) {
-	b, err := s.backend(ctx, scope)
+func (s *Service) names(ctx context.Context, scope, pool, image string) ([]string, error) {
+	w, err := s.worker(ctx, scope)
 	if err != nil {
 		return nil, err
 	}
-	n, ok := b.(namer)
-	if !ok {
-		return nil, connect.NewError(connect.CodeUnimplemented, errors.New("this Ceph connection cannot list names"))
+	resp, err := w.Names.ListNames(ctx, connect.NewRequest(&workerv1.ListNamesRequest{PoolName: pool, ImageName: image}))
+	if err != nil {
+		return nil, err
 	}
-	return n, nil
+	return resp.Msg.GetNames(), nil
 }

@@ -1,5 +1,3 @@
-//go:build !cgo || !pacific
-
 package storage_test
 
 import (
@@ -10,19 +8,18 @@ import (
 
 	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
 	"github.com/otterscale/kubectl-otterscale/pkg/storage"
+	"github.com/otterscale/kubectl-otterscale/pkg/worker"
 )
 
-// A build without cgo keeps the API and its validation, and says plainly
-// that it cannot reach Ceph and what to use instead.
-func TestWithoutCgo(t *testing.T) {
-	if storage.Supported {
-		t.Fatal("a cgo-free build claims Ceph support")
-	}
-	svc := storage.New(nil, storage.Flags{MonHost: "127.0.0.1:1"})
+// Without a Ceph worker the service keeps the API and its validation, and
+// says plainly that it cannot reach Ceph and what to install instead.
+func TestWithoutWorker(t *testing.T) {
+	t.Setenv(worker.PathEnv, "/nonexistent/otterscale-ceph")
+	svc := storage.New(nil, storage.Flags{MonHost: "127.0.0.1:1", KeyFile: keyFile(t, "AQBNc5JmAAAAABAAw1RgPWRq8Ck3oJBBP4AB1Q==")})
 	defer svc.Close()
 	_, err := svc.ListImages(t.Context(), connect.NewRequest(&storagev1.ListImagesRequest{}))
 	wantCode(t, err, connect.CodeFailedPrecondition)
-	for _, want := range []string{"no Ceph support", "otterscale-ceph", "linux/amd64", "librbd1", "librados2", "make build"} {
+	for _, want := range []string{"no Ceph support", "otterscale-ceph", "linux/amd64", "librbd1", "librados2", "make build", "/nonexistent/otterscale-ceph"} {
 		if !strings.Contains(message(err), want) {
 			t.Errorf("message %q does not say %q", message(err), want)
 		}

@@ -1,14 +1,14 @@
-// Package storage owns RBD images and their snapshots: it implements the
-// API's StorageService directly against Ceph through go-ceph (librados and
-// librbd), with the connection of each scope found through the cluster
-// (find.go). Builds without cgo, or without the pacific tag that go-ceph
-// needs for Ceph 16.2's headers, keep the API and its validation but answer
-// failed_precondition: they have no librbd to call.
+// Package storage owns RBD images and their snapshots as kubectl-otterscale
+// serves them: it implements the API's StorageService by validating each
+// request, finding the Ceph cluster of its scope (find.go), and calling
+// that cluster's Ceph worker (package worker), the process in which
+// librados and librbd run. This package itself never loads them: where no
+// worker can run, every call answers failed_precondition saying what to
+// install.
 package storage
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -20,20 +20,8 @@ import (
 	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1/storagev1connect"
 	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
+	"github.com/otterscale/kubectl-otterscale/pkg/worker"
 )
-
-// backend is one connected Ceph cluster. rbd.go implements it with go-ceph;
-// nocgo.go has none.
-type backend interface {
-	createSnapshot(pool, image, snap string) (*storagev1.Image_Snapshot, error)
-	deleteSnapshot(pool, image, snap string) error
-	protectSnapshot(pool, image, snap string) error
-	unprotectSnapshot(pool, image, snap string) error
-	rollbackSnapshot(pool, image, snap string) error
-	listSnapshots(pool, image string) ([]*storagev1.Image_Snapshot, error)
-	listImages(pool string) ([]*storagev1.Image, error)
-	close()
-}
 
 // Service implements StorageService.
 type Service struct {
@@ -41,40 +29,58 @@ type Service struct {
 
 	clusters cluster.Provider
 	flags    Flags
+	workers  *worker.Pool
 
-	mu    sync.Mutex
-	conns map[string]backend
+	mu sync.Mutex
+	// configs are the scopes' clusters, found once each.
+	configs map[string]*Config
 }
 
 var _ storagev1connect.StorageServiceHandler = (*Service)(nil)
 
 // New returns the service. flags are the user's explicit Ceph settings;
-// where they say nothing, each scope's cluster is asked (Find).
+// where they say nothing, each scope's cluster is asked (Find). Its
+// workers start on first use; Close stops them.
 func New(clusters cluster.Provider, flags Flags) *Service {
-	return &Service{clusters: clusters, flags: flags, conns: map[string]backend{}}
+	return NewWithWorkers(clusters, flags, worker.NewPool(worker.Options{}))
 }
 
-// Close forgets every cached Ceph connection; the next call connects
-// again. The connections themselves end with the process (see
-// radosBackend.close: librados' shutdown can abort the process).
-func (s *Service) Close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for scope, b := range s.conns {
-		b.close()
-		delete(s.conns, scope)
-	}
+// NewWithWorkers is New with the caller's pool of Ceph workers, which
+// Close stops.
+func NewWithWorkers(clusters cluster.Provider, flags Flags, workers *worker.Pool) *Service {
+	return &Service{clusters: clusters, flags: flags, workers: workers, configs: map[string]*Config{}}
 }
 
-// backend returns the scope's connection, connecting on first use.
-func (s *Service) backend(ctx context.Context, scope string) (backend, error) {
+// Close stops the Ceph workers; the next call starts them again.
+func (s *Service) Close() { s.workers.Close() }
+
+// worker answers the scope's cluster's worker, finding the cluster on
+// first use.
+func (s *Service) worker(ctx context.Context, scope string) (*worker.Worker, error) {
+	// Without a worker, finding the cluster is no use.
+	if err := s.workers.Usable(); err != nil {
+		return nil, err
+	}
+	cfg, err := s.config(ctx, scope)
+	if err != nil {
+		return nil, err
+	}
+	w, err := s.workers.Get(ctx, cfg)
+	if err != nil {
+		// Look again next time: the cluster's objects may change.
+		s.mu.Lock()
+		delete(s.configs, scope)
+		s.mu.Unlock()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (s *Service) config(ctx context.Context, scope string) (*Config, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if b, ok := s.conns[scope]; ok {
-		return b, nil
-	}
-	if !Supported {
-		return nil, errNoCeph()
+	if cfg, ok := s.configs[scope]; ok {
+		return cfg, nil
 	}
 	var clients *cluster.Clients
 	if s.clusters != nil {
@@ -90,53 +96,61 @@ func (s *Service) backend(ctx context.Context, scope string) (backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := dial(cfg)
-	if err != nil {
-		return nil, err
-	}
-	s.conns[scope] = b
-	return b, nil
+	s.configs[scope] = cfg
+	return cfg, nil
 }
 
 // CreateImageSnapshot creates a snapshot and answers with it as Ceph
 // reports it right after: protected, its size, and what `rbd du` counts.
 func (s *Service) CreateImageSnapshot(ctx context.Context, req *connect.Request[storagev1.CreateImageSnapshotRequest]) (*connect.Response[storagev1.Image_Snapshot], error) {
 	r := req.Msg
-	b, err := s.snapshotCall(ctx, r.GetScope(), r.GetPoolName(), r.GetImageName(), r.GetSnapshotName())
+	w, err := s.snapshotCall(ctx, r.GetScope(), r.GetPoolName(), r.GetImageName(), r.GetSnapshotName())
 	if err != nil {
 		return nil, err
 	}
-	snap, err := b.createSnapshot(r.GetPoolName(), r.GetImageName(), r.GetSnapshotName())
-	if err != nil {
-		return nil, err
-	}
-	return connect.NewResponse(snap), nil
+	return w.Storage.CreateImageSnapshot(ctx, req)
 }
 
 // DeleteImageSnapshot deletes an unprotected snapshot.
 func (s *Service) DeleteImageSnapshot(ctx context.Context, req *connect.Request[storagev1.DeleteImageSnapshotRequest]) (*connect.Response[emptypb.Empty], error) {
 	r := req.Msg
-	return s.snapshotOp(ctx, r.GetScope(), r.GetPoolName(), r.GetImageName(), r.GetSnapshotName(), backend.deleteSnapshot)
+	w, err := s.snapshotCall(ctx, r.GetScope(), r.GetPoolName(), r.GetImageName(), r.GetSnapshotName())
+	if err != nil {
+		return nil, err
+	}
+	return w.Storage.DeleteImageSnapshot(ctx, req)
 }
 
 // ProtectImageSnapshot protects a snapshot, so that it can be cloned and
 // cannot be deleted.
 func (s *Service) ProtectImageSnapshot(ctx context.Context, req *connect.Request[storagev1.ProtectImageSnapshotRequest]) (*connect.Response[emptypb.Empty], error) {
 	r := req.Msg
-	return s.snapshotOp(ctx, r.GetScope(), r.GetPoolName(), r.GetImageName(), r.GetSnapshotName(), backend.protectSnapshot)
+	w, err := s.snapshotCall(ctx, r.GetScope(), r.GetPoolName(), r.GetImageName(), r.GetSnapshotName())
+	if err != nil {
+		return nil, err
+	}
+	return w.Storage.ProtectImageSnapshot(ctx, req)
 }
 
 // UnprotectImageSnapshot unprotects a snapshot that has no clones.
 func (s *Service) UnprotectImageSnapshot(ctx context.Context, req *connect.Request[storagev1.UnprotectImageSnapshotRequest]) (*connect.Response[emptypb.Empty], error) {
 	r := req.Msg
-	return s.snapshotOp(ctx, r.GetScope(), r.GetPoolName(), r.GetImageName(), r.GetSnapshotName(), backend.unprotectSnapshot)
+	w, err := s.snapshotCall(ctx, r.GetScope(), r.GetPoolName(), r.GetImageName(), r.GetSnapshotName())
+	if err != nil {
+		return nil, err
+	}
+	return w.Storage.UnprotectImageSnapshot(ctx, req)
 }
 
 // RollbackImageSnapshot rolls an image that nothing uses back to a
 // snapshot.
 func (s *Service) RollbackImageSnapshot(ctx context.Context, req *connect.Request[storagev1.RollbackImageSnapshotRequest]) (*connect.Response[emptypb.Empty], error) {
 	r := req.Msg
-	return s.snapshotOp(ctx, r.GetScope(), r.GetPoolName(), r.GetImageName(), r.GetSnapshotName(), backend.rollbackSnapshot)
+	w, err := s.snapshotCall(ctx, r.GetScope(), r.GetPoolName(), r.GetImageName(), r.GetSnapshotName())
+	if err != nil {
+		return nil, err
+	}
+	return w.Storage.RollbackImageSnapshot(ctx, req)
 }
 
 // ListImageSnapshots answers one image's snapshots, oldest first.
@@ -145,15 +159,11 @@ func (s *Service) ListImageSnapshots(ctx context.Context, req *connect.Request[s
 	if err := validateImageRef(r.GetPoolName(), r.GetImageName()); err != nil {
 		return nil, err
 	}
-	b, err := s.backend(ctx, r.GetScope())
+	w, err := s.worker(ctx, r.GetScope())
 	if err != nil {
 		return nil, err
 	}
-	snaps, err := b.listSnapshots(r.GetPoolName(), r.GetImageName())
-	if err != nil {
-		return nil, err
-	}
-	return connect.NewResponse(&storagev1.ListImageSnapshotsResponse{Snapshots: snaps}), nil
+	return w.Storage.ListImageSnapshots(ctx, req)
 }
 
 // ListImages answers the images of every pool (or of pool_name), snapshots
@@ -165,36 +175,21 @@ func (s *Service) ListImages(ctx context.Context, req *connect.Request[storagev1
 			return nil, err
 		}
 	}
-	b, err := s.backend(ctx, r.GetScope())
+	w, err := s.worker(ctx, r.GetScope())
 	if err != nil {
 		return nil, err
 	}
-	images, err := b.listImages(r.GetPoolName())
-	if err != nil {
-		return nil, err
-	}
-	return connect.NewResponse(&storagev1.ListImagesResponse{Images: images}), nil
+	return w.Storage.ListImages(ctx, req)
 }
 
-func (s *Service) snapshotCall(ctx context.Context, scope, pool, image, snap string) (backend, error) {
+func (s *Service) snapshotCall(ctx context.Context, scope, pool, image, snap string) (*worker.Worker, error) {
 	if err := validateImageRef(pool, image); err != nil {
 		return nil, err
 	}
 	if err := validateName("snapshot_name", "snapshot", snap); err != nil {
 		return nil, err
 	}
-	return s.backend(ctx, scope)
-}
-
-func (s *Service) snapshotOp(ctx context.Context, scope, pool, image, snap string, op func(backend, string, string, string) error) (*connect.Response[emptypb.Empty], error) {
-	b, err := s.snapshotCall(ctx, scope, pool, image, snap)
-	if err != nil {
-		return nil, err
-	}
-	if err := op(b, pool, image, snap); err != nil {
-		return nil, err
-	}
-	return connect.NewResponse(&emptypb.Empty{}), nil
+	return s.worker(ctx, scope)
 }
 
 // MaxNameLength is the longest pool, image or snapshot name accepted.
@@ -232,16 +227,6 @@ func invalid(field, format string, args ...any) error {
 	return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
 }
 
-// ErrNoCeph is the reason every RBD call fails in a build without Ceph
-// support; errors.Is finds it in the Connect error errNoCeph returns.
-var ErrNoCeph = errors.New(
-	"this build of kubectl-otterscale has no Ceph support (it was built without cgo, as the release archives' kubectl-otterscale is, or without the pacific tag, so it cannot load librbd); " +
-		"RBD commands need otterscale-ceph, the Ceph-enabled build that ships in the linux/amd64 release archive " +
-		"(kubectl-otterscale_VERSION_linux_amd64.tar.gz, which Krew installs on linux/amd64) and needs Debian's or Ubuntu's librbd1 and librados2: " +
-		"keep it next to kubectl-otterscale or on PATH; " +
-		"or build from source with `make build` (CGO_ENABLED=1, -tags pacific, with librados-dev and librbd-dev)")
-
-// errNoCeph is what every RBD call answers in a build without Ceph support.
-func errNoCeph() error {
-	return connect.NewError(connect.CodeFailedPrecondition, ErrNoCeph)
-}
+// ErrNoCeph is the reason every RBD call fails where no Ceph worker can
+// run; errors.Is finds it in the Connect error the call answers.
+var ErrNoCeph = worker.ErrNoCeph

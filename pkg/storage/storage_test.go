@@ -1,5 +1,3 @@
-//go:build cgo && pacific
-
 package storage_test
 
 import (

@@ -40,8 +40,6 @@ import (
 // services behind it: InstanceService over a real kube-apiserver with the
 // CDI CRDs, StorageService over a real Ceph.
 func TestMain(m *testing.M) {
-	// Ceph connections are probed in a child: this binary (see storage.ServeProbe).
-	storage.ServeProbe()
 	os.Exit(testenv.Run(cephenv.RunFunc(func() int { return cephenv.Run(m, nil) }), func(env *testenv.Env) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

@@ -161,17 +161,16 @@ func TestKrewInstall(t *testing.T) {
 		t.Errorf("version does not say it found otterscale-ceph in Krew's store:\n%s", out)
 	}
 	var v struct {
-		Build      string `json:"build"`
-		Ceph       bool   `json:"ceph"`
-		CephHelper struct {
-			Working bool `json:"working"`
-		} `json:"cephHelper"`
+		CephWorker struct {
+			Path    string `json:"path"`
+			Working bool   `json:"working"`
+		} `json:"cephWorker"`
 	}
 	if err := json.Unmarshal([]byte(kubectl(t, root, pathEnv, "otterscale", "version", "-o", "json")), &v); err != nil {
 		t.Fatal(err)
 	}
-	if v.Build != "cgo-free" || v.Ceph || !v.CephHelper.Working {
-		t.Errorf("version -o json: %+v, want the cgo-free build with a working helper", v)
+	if !v.CephWorker.Working || v.CephWorker.Path != filepath.Join(store, "otterscale-ceph") {
+		t.Errorf("version -o json: %+v, want the working Ceph worker in Krew's store", v)
 	}
 
 	// The caveat's link puts the completion script on PATH, where kubectl

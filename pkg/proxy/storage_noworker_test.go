@@ -1,5 +1,3 @@
-//go:build !cgo || !pacific
-
 package proxy_test
 
 import (
@@ -13,11 +11,13 @@ import (
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
 	"github.com/otterscale/kubectl-otterscale/pkg/proxy"
 	"github.com/otterscale/kubectl-otterscale/pkg/storage"
+	"github.com/otterscale/kubectl-otterscale/pkg/worker"
 )
 
-// A build without Ceph support still serves StorageService, and every
+// Without a Ceph worker the proxy still serves StorageService, and every
 // call says plainly why it cannot work, in every protocol.
 func TestStorageWithoutCephSupport(t *testing.T) {
+	t.Setenv(worker.PathEnv, "/nonexistent/"+worker.BinaryName)
 	f, c := setup(t), cephenv.Require(t)
 	svc := storage.New(nil, storage.Flags{MonHost: c.MonHost, User: "admin", Keyring: c.AdminKeyring})
 	t.Cleanup(svc.Close)

@@ -1,6 +1,6 @@
 //go:build cgo && pacific
 
-package storage
+package ceph
 
 import (
 	"errors"
@@ -19,33 +19,25 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
+	"github.com/otterscale/kubectl-otterscale/pkg/worker"
 )
 
-// Supported says whether this build can talk to Ceph.
-const Supported = true
-
-// radosBackend is one librados connection. Each call opens the pool's I/O
-// context and the image it needs and closes them again: images are opened
-// for as short as possible so that this process does not count as a user of
-// an image someone wants to roll back.
-type radosBackend struct {
-	conn *rados.Conn
-	cfg  *Config
+// cluster is the worker's one librados connection. Each call opens the
+// pool's I/O context and the image it needs once, and closes them again:
+// images are open for as short as possible so that this process does not
+// count as a user of an image someone wants to roll back.
+//
+// The connection is never shut down: the worker exits without librados'
+// teardown (see worker.Serve), which under load can abort the process.
+type cluster struct {
+	conn  *rados.Conn
+	cfg   *worker.Config
+	usage *usageCache
+	calls *limiter
 }
 
-// dial connects, proving the connection in a child process first when this
-// executable can serve probes (see ServeProbe).
-func dial(cfg *Config) (backend, error) {
-	if probing.Load() {
-		if err := probeConnect(cfg); err != nil {
-			return nil, err
-		}
-	}
-	return connectInProcess(cfg)
-}
-
-// connectInProcess connects this process to Ceph.
-func connectInProcess(cfg *Config) (backend, error) {
+// dial connects this process to Ceph.
+func dial(cfg *worker.Config) (*cluster, error) {
 	user := cfg.User
 	if user == "" {
 		user = "admin"
@@ -54,15 +46,17 @@ func connectInProcess(cfg *Config) (backend, error) {
 	if err != nil {
 		return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("connect to %s: %w", cfg, err))
 	}
+	// go-ceph's finalizer would call rados_shutdown whenever the garbage
+	// collector gets to a handle; see cluster.
+	runtime.SetFinalizer(conn, nil)
 	if cfg.ConfFile != "" {
 		if err := conn.ReadConfigFile(cfg.ConfFile); err != nil {
-			conn.Shutdown()
 			return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("read %s: %w", cfg.ConfFile, err))
 		}
 	}
 	timeout := cfg.Timeout
 	if timeout <= 0 {
-		timeout = DefaultTimeout
+		timeout = worker.DefaultTimeout
 	}
 	secs := strconv.Itoa(int(math.Ceil(timeout.Seconds())))
 	opts := [][2]string{
@@ -70,7 +64,7 @@ func connectInProcess(cfg *Config) (backend, error) {
 		{"client_mount_timeout", secs},
 		{"rados_mon_op_timeout", secs},
 		{"rados_osd_op_timeout", secs},
-		// librados' own logging would land on the user's terminal.
+		// librados' own logging would land on the parent's stderr tail.
 		{"log_to_stderr", "false"},
 		{"err_to_stderr", "false"},
 		{"log_file", ""},
@@ -83,17 +77,12 @@ func connectInProcess(cfg *Config) (backend, error) {
 	}
 	for _, o := range opts {
 		if err := conn.SetConfigOption(o[0], o[1]); err != nil {
-			conn.Shutdown()
 			// The value may be the key: name only the option.
 			return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("connect to %s: set option %s: %w", cfg, o[0], err))
 		}
 	}
 	start := time.Now()
 	if err := conn.Connect(); err != nil {
-		// go-ceph's finalizer would call rados_shutdown on this handle
-		// whenever the garbage collector gets to it; see close for why
-		// nothing here calls it.
-		runtime.SetFinalizer(conn, nil)
 		switch errno(err) {
 		case syscall.EACCES, syscall.EPERM:
 			return nil, connect.NewError(connect.CodeUnauthenticated,
@@ -104,21 +93,8 @@ func connectInProcess(cfg *Config) (backend, error) {
 		}
 		return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("connect to %s: %w", cfg, err))
 	}
-	return &radosBackend{conn: conn, cfg: cfg}, nil
+	return &cluster{conn: conn, cfg: cfg, usage: newUsageCache(), calls: newLimiter(maxCalls)}, nil
 }
-
-// close leaves the connection to the process's exit, on purpose. Under CPU
-// load, librados 16.2's rados_shutdown intermittently aborts the whole
-// process: a librados thread throws std::system_error ("Invalid
-// argument") and terminate() follows. Running pkg/storage's tests three at
-// a time, runs that shut connections down aborted 4 times in 27, runs that
-// did not, 0 in 27. A command closes its connections only as it exits,
-// where the kernel closes the sockets anyway (the cluster drops the
-// session), and the proxy keeps one connection per scope for its life, so
-// nothing is lost by not shutting down but a crash at the very end of a
-// command that had done its work. go-ceph's finalizer would call
-// rados_shutdown too.
-func (b *radosBackend) close() { runtime.SetFinalizer(b.conn, nil) }
 
 // errno is the error number in a go-ceph error, or 0.
 func errno(err error) syscall.Errno {
@@ -159,7 +135,7 @@ func spec(pool, image, snap string) string {
 	return pool + "/" + image + "@" + snap
 }
 
-func (b *radosBackend) ioctx(pool string) (*rados.IOContext, error) {
+func (b *cluster) ioctx(pool string) (*rados.IOContext, error) {
 	ioctx, err := b.conn.OpenIOContext(pool)
 	if err != nil {
 		if errno(err) == syscall.ENOENT {
@@ -172,7 +148,7 @@ func (b *radosBackend) ioctx(pool string) (*rados.IOContext, error) {
 
 // open opens pool/image (at snap, when not empty) and returns a function
 // that closes both.
-func (b *radosBackend) open(pool, image, snap string, readOnly bool) (*rados.IOContext, *rbd.Image, func(), error) {
+func (b *cluster) open(pool, image, snap string, readOnly bool) (*rados.IOContext, *rbd.Image, func(), error) {
 	ioctx, err := b.ioctx(pool)
 	if err != nil {
 		return nil, nil, nil, err
@@ -217,8 +193,8 @@ func snapshot(img *rbd.Image, pool, image, snap string) (rbd.SnapInfo, error) {
 	return rbd.SnapInfo{}, connect.NewError(connect.CodeNotFound, fmt.Errorf("snapshot %s not found", spec(pool, image, snap)))
 }
 
-func (b *radosBackend) createSnapshot(pool, image, snap string) (*storagev1.Image_Snapshot, error) {
-	ioctx, img, done, err := b.open(pool, image, "", false)
+func (b *cluster) createSnapshot(pool, image, snap string) (*storagev1.Image_Snapshot, error) {
+	_, img, done, err := b.open(pool, image, "", false)
 	if err != nil {
 		return nil, err
 	}
@@ -229,21 +205,29 @@ func (b *radosBackend) createSnapshot(pool, image, snap string) (*storagev1.Imag
 		}
 		return nil, cephError(err, "create snapshot "+spec(pool, image, snap))
 	}
-	snaps, err := b.snapshots(ioctx, pool, img, image)
+	// Answer with the new snapshot as Ceph reports it, its usage counted
+	// against the snapshot before it only: one diff, whatever the number
+	// of snapshots.
+	infos, err := snapInfos(img, pool, image)
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range snaps {
-		if s.GetName() == snap {
-			return s, nil
+	for i, info := range infos {
+		if info.Name != snap {
+			continue
 		}
+		var prev *rbd.SnapInfo
+		if i > 0 {
+			prev = &infos[i-1]
+		}
+		return b.snapshotOf(img, pool, image, info, prev)
 	}
 	return nil, connect.NewError(connect.CodeAborted, fmt.Errorf("snapshot %s was deleted right after it was created", spec(pool, image, snap)))
 }
 
 // onSnapshot opens pool/image for writing, checks that snap exists (not
 // found otherwise), and runs act on it.
-func (b *radosBackend) onSnapshot(pool, image, snap string, act func(img *rbd.Image, s *rbd.Snapshot, name string) error) error {
+func (b *cluster) onSnapshot(pool, image, snap string, act func(img *rbd.Image, s *rbd.Snapshot, name string) error) error {
 	_, img, done, err := b.open(pool, image, "", false)
 	if err != nil {
 		return err
@@ -264,7 +248,7 @@ func protected(s *rbd.Snapshot, op string) (bool, error) {
 	return p, nil
 }
 
-func (b *radosBackend) deleteSnapshot(pool, image, snap string) error {
+func (b *cluster) deleteSnapshot(pool, image, snap string) error {
 	return b.onSnapshot(pool, image, snap, func(_ *rbd.Image, s *rbd.Snapshot, name string) error {
 		op := "delete snapshot " + name
 		if p, err := protected(s, op); err != nil {
@@ -280,7 +264,7 @@ func (b *radosBackend) deleteSnapshot(pool, image, snap string) error {
 	})
 }
 
-func (b *radosBackend) protectSnapshot(pool, image, snap string) error {
+func (b *cluster) protectSnapshot(pool, image, snap string) error {
 	return b.onSnapshot(pool, image, snap, func(_ *rbd.Image, s *rbd.Snapshot, name string) error {
 		op := "protect snapshot " + name
 		if p, err := protected(s, op); err != nil {
@@ -295,7 +279,7 @@ func (b *radosBackend) protectSnapshot(pool, image, snap string) error {
 	})
 }
 
-func (b *radosBackend) unprotectSnapshot(pool, image, snap string) error {
+func (b *cluster) unprotectSnapshot(pool, image, snap string) error {
 	return b.onSnapshot(pool, image, snap, func(_ *rbd.Image, s *rbd.Snapshot, name string) error {
 		op := "unprotect snapshot " + name
 		if p, err := protected(s, op); err != nil {
@@ -319,7 +303,7 @@ func (b *radosBackend) unprotectSnapshot(pool, image, snap string) error {
 }
 
 // children lists the clones of pool/image@snap as POOL/IMAGE.
-func (b *radosBackend) children(pool, image, snap string) ([]string, error) {
+func (b *cluster) children(pool, image, snap string) ([]string, error) {
 	_, img, done, err := b.open(pool, image, snap, true)
 	if err != nil {
 		return nil, err
@@ -336,7 +320,7 @@ func (b *radosBackend) children(pool, image, snap string) ([]string, error) {
 	return out, nil
 }
 
-func (b *radosBackend) rollbackSnapshot(pool, image, snap string) error {
+func (b *cluster) rollbackSnapshot(pool, image, snap string) error {
 	return b.onSnapshot(pool, image, snap, func(img *rbd.Image, s *rbd.Snapshot, name string) error {
 		op := "roll back " + name
 		// Rolling back under a running VM corrupts its disk: refuse while
@@ -364,53 +348,88 @@ func (b *radosBackend) rollbackSnapshot(pool, image, snap string) error {
 	})
 }
 
-func (b *radosBackend) listSnapshots(pool, image string) ([]*storagev1.Image_Snapshot, error) {
-	ioctx, img, done, err := b.open(pool, image, "", true)
+func (b *cluster) listSnapshots(pool, image string) ([]*storagev1.Image_Snapshot, error) {
+	_, img, done, err := b.open(pool, image, "", true)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	return b.snapshots(ioctx, pool, img, image)
+	infos, err := snapInfos(img, pool, image)
+	if err != nil {
+		return nil, err
+	}
+	return b.snapshots(img, pool, image, infos)
 }
 
-// snapshots lists an open image's snapshots, oldest first, with what
-// `rbd du` reports for each: the whole objects written between the previous
-// snapshot and this one.
-func (b *radosBackend) snapshots(ioctx *rados.IOContext, pool string, img *rbd.Image, image string) ([]*storagev1.Image_Snapshot, error) {
+// snapInfos lists an open image's snapshots, oldest first.
+func snapInfos(img *rbd.Image, pool, image string) ([]rbd.SnapInfo, error) {
 	infos, err := img.GetSnapshotNames()
 	if err != nil {
 		return nil, cephError(err, "list snapshots of "+spec(pool, image, ""))
 	}
 	sort.Slice(infos, func(i, j int) bool { return infos[i].Id < infos[j].Id })
+	return infos, nil
+}
+
+// snapshots answers an open image's snapshots (infos, oldest first) with
+// what `rbd du` reports for each: the whole objects written between the
+// previous snapshot and this one. It moves the open image to each snapshot
+// whose usage is not cached (rbd du does the same), so it comes last in
+// what a call does with the image.
+func (b *cluster) snapshots(img *rbd.Image, pool, image string, infos []rbd.SnapInfo) ([]*storagev1.Image_Snapshot, error) {
 	out := make([]*storagev1.Image_Snapshot, 0, len(infos))
-	prev := ""
-	for _, info := range infos {
-		protected, err := img.GetSnapshot(info.Name).IsProtected()
-		if err != nil {
-			return nil, cephError(err, "read snapshot "+spec(pool, image, info.Name))
+	for i, info := range infos {
+		var prev *rbd.SnapInfo
+		if i > 0 {
+			prev = &infos[i-1]
 		}
-		used, err := du(ioctx, pool, image, info.Name, prev, info.Size)
+		s, err := b.snapshotOf(img, pool, image, info, prev)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, &storagev1.Image_Snapshot{Name: info.Name, Protected: protected, QuotaBytes: info.Size, UsedBytes: used})
-		prev = info.Name
+		out = append(out, s)
 	}
 	return out, nil
 }
 
-// du is `rbd du` for one line: the bytes, in whole objects, that differ
-// between snapshot from (the image's creation when empty) and snapshot to
-// (the image's head when empty). DiffIterate uses the fast-diff object map
-// where the image has one and reads the objects where it has not.
-func du(ioctx *rados.IOContext, pool, image, to, from string, size uint64) (uint64, error) {
-	img, err := rbd.OpenImageReadOnly(ioctx, image, snapOrHead(to))
+// snapshotOf answers one snapshot of an open image. Its usage, the whole
+// objects that differ from prev (the image's creation when nil), never
+// changes once both exist: it is computed once per worker and kept.
+func (b *cluster) snapshotOf(img *rbd.Image, pool, image string, info rbd.SnapInfo, prev *rbd.SnapInfo) (*storagev1.Image_Snapshot, error) {
+	protected, err := img.GetSnapshot(info.Name).IsProtected()
 	if err != nil {
-		return 0, cephError(err, "open "+spec(pool, image, to))
+		return nil, cephError(err, "read snapshot "+spec(pool, image, info.Name))
 	}
-	defer img.Close()
+	id, err := img.GetId()
+	if err != nil {
+		return nil, cephError(err, "read image "+spec(pool, image, ""))
+	}
+	k := usageKey{pool: pool, image: id, to: info.Id}
+	from := ""
+	if prev != nil {
+		k.from, from = prev.Id, prev.Name
+	}
+	used, ok := b.usage.get(k)
+	if !ok {
+		if err := img.SetSnapByID(info.Id); err != nil {
+			return nil, cephError(err, "open "+spec(pool, image, info.Name))
+		}
+		if used, err = du(img, pool, image, info.Name, from, info.Size); err != nil {
+			return nil, err
+		}
+		b.usage.put(k, used)
+	}
+	return &storagev1.Image_Snapshot{Name: info.Name, Protected: protected, QuotaBytes: info.Size, UsedBytes: used}, nil
+}
+
+// du is `rbd du` for one line: the bytes, in whole objects, that differ
+// between snapshot from (the image's creation when empty) and what img is
+// open at (to names it, for messages). DiffIterate uses the fast-diff
+// object map where the image has one and reads the objects where it has
+// not.
+func du(img *rbd.Image, pool, image, to, from string, size uint64) (uint64, error) {
 	var used uint64
-	err = img.DiffIterate(rbd.DiffIterateConfig{
+	err := img.DiffIterate(rbd.DiffIterateConfig{
 		SnapName:      snapOrHead(from),
 		Length:        size,
 		IncludeParent: rbd.ExcludeParent,
@@ -428,7 +447,7 @@ func du(ioctx *rados.IOContext, pool, image, to, from string, size uint64) (uint
 	return used, nil
 }
 
-func (b *radosBackend) listImages(pool string) ([]*storagev1.Image, error) {
+func (b *cluster) listImages(pool string) ([]*storagev1.Image, error) {
 	pools := []string{pool}
 	if pool == "" {
 		var err error
@@ -452,7 +471,7 @@ func (b *radosBackend) listImages(pool string) ([]*storagev1.Image, error) {
 	return out, nil
 }
 
-func (b *radosBackend) poolImages(pool string) ([]*storagev1.Image, error) {
+func (b *cluster) poolImages(pool string) ([]*storagev1.Image, error) {
 	ioctx, err := b.ioctx(pool)
 	if err != nil {
 		return nil, err
@@ -477,8 +496,8 @@ func (b *radosBackend) poolImages(pool string) ([]*storagev1.Image, error) {
 	return out, nil
 }
 
-// image reads every field of the Image message.
-func (b *radosBackend) image(ioctx *rados.IOContext, pool, name string) (*storagev1.Image, error) {
+// image reads every field of the Image message, opening the image once.
+func (b *cluster) image(ioctx *rados.IOContext, pool, name string) (*storagev1.Image, error) {
 	img, err := rbd.OpenImageReadOnly(ioctx, name, rbd.NoSnapshot)
 	if err != nil {
 		return nil, cephError(err, "open image "+spec(pool, name, ""))
@@ -505,17 +524,22 @@ func (b *radosBackend) image(ioctx *rados.IOContext, pool, name string) (*storag
 	if err != nil {
 		return nil, cephError(err, op)
 	}
-	snaps, err := b.snapshots(ioctx, pool, img, name)
+	infos, err := snapInfos(img, pool, name)
 	if err != nil {
 		return nil, err
 	}
 	last := ""
-	if len(snaps) > 0 {
-		last = snaps[len(snaps)-1].GetName()
+	if len(infos) > 0 {
+		last = infos[len(infos)-1].Name
 	}
 	// The image's use is rbd du's total: its head since the last snapshot
-	// plus what each snapshot holds.
-	used, err := du(ioctx, pool, name, "", last, st.Size)
+	// plus what each snapshot holds. The head first, while the image is
+	// open at it.
+	used, err := du(img, pool, name, "", last, st.Size)
+	if err != nil {
+		return nil, err
+	}
+	snaps, err := b.snapshots(img, pool, name, infos)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,6 @@
 //go:build cgo && pacific
 
-package storage
+package ceph
 
 import (
 	"encoding/json"
@@ -10,13 +10,11 @@ import (
 	"github.com/ceph/go-ceph/rbd"
 )
 
-var _ namer = (*radosBackend)(nil)
-
 // poolNames lists the pools, keeping those enabled for rbd when the
 // monitors say which are (`ceph osd pool ls detail`): a Rook cluster also
 // has .mgr, CephFS and a dozen RGW pools that hold no images. When none is
 // tagged rbd, or the monitors will not say, it answers every pool.
-func (b *radosBackend) poolNames() ([]string, error) {
+func (b *cluster) poolNames() ([]string, error) {
 	pools, err := b.conn.ListPools()
 	if err != nil {
 		return nil, cephError(err, "list pools")
@@ -39,7 +37,7 @@ func (b *radosBackend) poolNames() ([]string, error) {
 
 // rbdPools is the set of pools whose application metadata names rbd, and
 // false when the monitors would not say (a user without mon read caps).
-func (b *radosBackend) rbdPools() (map[string]bool, bool) {
+func (b *cluster) rbdPools() (map[string]bool, bool) {
 	cmd, err := json.Marshal(map[string]string{"prefix": "osd pool ls", "detail": "detail", "format": "json"})
 	if err != nil {
 		return nil, false
@@ -64,7 +62,7 @@ func (b *radosBackend) rbdPools() (map[string]bool, bool) {
 	return set, true
 }
 
-func (b *radosBackend) imageNames(pool string) ([]string, error) {
+func (b *cluster) imageNames(pool string) ([]string, error) {
 	ioctx, err := b.ioctx(pool)
 	if err != nil {
 		return nil, err
@@ -78,7 +76,7 @@ func (b *radosBackend) imageNames(pool string) ([]string, error) {
 	return names, nil
 }
 
-func (b *radosBackend) snapshotNames(pool, image string) ([]string, error) {
+func (b *cluster) snapshotNames(pool, image string) ([]string, error) {
 	_, img, done, err := b.open(pool, image, "", true)
 	if err != nil {
 		return nil, err

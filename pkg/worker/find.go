@@ -1,0 +1,140 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// checkTimeout bounds Check; a start takes some tens of milliseconds.
+const checkTimeout = 10 * time.Second
+
+// Binary is what was found out about otterscale-ceph.
+type Binary struct {
+	// Path is the worker binary that was found, empty when there is none.
+	Path string `json:"path,omitempty"`
+	// Working says it started (Check ran it), when it was checked.
+	Working bool `json:"working"`
+	// Problem says why it cannot be used, when it cannot.
+	Problem string `json:"problem,omitempty"`
+}
+
+// Find looks for otterscale-ceph: where $OTTERSCALE_CEPH_WORKER says, else
+// next to this executable (symlinks resolved: Krew links
+// ~/.krew/bin/kubectl-otterscale into its store, where the worker is),
+// else on PATH. It does not run it.
+func Find() Binary {
+	if p := os.Getenv(PathEnv); p != "" {
+		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+			return Binary{Problem: fmt.Sprintf("$%s names %s, which is not a file", PathEnv, p)}
+		}
+		return Binary{Path: p}
+	}
+	self, err := os.Executable()
+	if err == nil {
+		self, err = filepath.EvalSymlinks(self)
+	}
+	if err != nil {
+		self = ""
+	}
+	if path := find(self, exec.LookPath); path != "" {
+		return Binary{Path: path}
+	}
+	return Binary{Problem: fmt.Sprintf("no %s next to this binary or on PATH", BinaryName)}
+}
+
+// find returns the worker beside self (the resolved executable) if there
+// is one, else the one lookPath finds, else "".
+func find(self string, lookPath func(string) (string, error)) string {
+	name := BinaryName
+	if runtime.GOOS == "windows" {
+		name += ".exe"
+	}
+	if self != "" {
+		beside := filepath.Join(filepath.Dir(self), name)
+		if fi, err := os.Stat(beside); err == nil && fi.Mode().IsRegular() && (runtime.GOOS == "windows" || fi.Mode()&0o111 != 0) {
+			return beside
+		}
+	}
+	if p, err := lookPath(name); err == nil {
+		if abs, err := filepath.Abs(p); err == nil {
+			return abs
+		}
+		return p
+	}
+	return ""
+}
+
+// Check finds otterscale-ceph and runs it once (`otterscale-ceph version`)
+// to see that it starts, for `kubectl otterscale version`.
+func Check(ctx context.Context) Binary {
+	b := Find()
+	if b.Path == "" {
+		return b
+	}
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, b.Path, versionArg)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		b.Problem = startProblem(b.Path, err, stderr.String())
+		return b
+	}
+	b.Working = true
+	return b
+}
+
+// startProblem says, in a user's words, why the worker at path exited with
+// err (stderr is what it wrote) before it could do anything.
+func startProblem(path string, err error, stderr string) string {
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit) && exit.ExitCode() == 127:
+		return fmt.Sprintf("%s cannot start: %s; on Debian or Ubuntu install librbd1 and librados2", path, missingLibrary(stderr))
+	case errors.As(err, &exit) && exit.ExitCode() == exitNoCeph:
+		return fmt.Sprintf("%s is a build without Ceph support", path)
+	case errors.As(err, &exit):
+		return fmt.Sprintf("%s cannot start (%s)", path, firstLine(stderr, exit.String()))
+	}
+	return fmt.Sprintf("%s cannot start: %v", path, err)
+}
+
+// missingLibrary turns the dynamic loader's complaint ("...: error while
+// loading shared libraries: librbd.so.1: cannot open shared object file: ...")
+// into words for the user.
+func missingLibrary(stderr string) string {
+	const marker = "error while loading shared libraries: "
+	_, rest, ok := strings.Cut(stderr, marker)
+	if !ok {
+		return "a shared library it needs is missing"
+	}
+	lib, _, _ := strings.Cut(rest, ":")
+	return "the shared library " + strings.TrimSpace(lib) + " is missing"
+}
+
+// firstLine is s's first non-empty line, or fallback.
+func firstLine(s, fallback string) string {
+	for line := range strings.SplitSeq(s, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			return line
+		}
+	}
+	return fallback
+}
+
+// lastLine is s's last non-empty line, or fallback.
+func lastLine(s, fallback string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if l := strings.TrimSpace(lines[len(lines)-1]); l != "" {
+		return l
+	}
+	return fallback
+}

@@ -1,0 +1,311 @@
+package worker
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+	"golang.org/x/net/http2"
+
+	"github.com/otterscale/kubectl-otterscale/gen/kubectlotterscale/worker/v1/workerv1connect"
+	"github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1/storagev1connect"
+)
+
+// exitWait bounds how long a call whose connection failed waits for the
+// worker's exit status, to say why it died.
+const exitWait = 3 * time.Second
+
+// process is one running otterscale-ceph.
+type process struct {
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	stdout  io.ReadCloser
+	stderr  *tail
+	conn    net.Conn
+	cc      *http2.ClientConn
+	log     *slog.Logger
+	started time.Time
+
+	// Set by configure.
+	cfg         *Config
+	key         string
+	callTimeout time.Duration
+	worker      *Worker
+	// pool, once configured, hears of the worker's death.
+	pool atomic.Pointer[Pool]
+
+	done    chan struct{} // closed once it has exited
+	waitErr error         // cmd.Wait's, once done is closed
+	// killedFor says why the parent ended it ("" when it did not).
+	killedFor atomic.Pointer[string]
+	stopped   atomic.Bool
+}
+
+// start runs the worker binary with one end of a new socket pair as its
+// fd 3. It waits for nothing: the worker loads its libraries while the
+// parent finds the cluster.
+func start(path string, log *slog.Logger) (*process, error) {
+	mine, theirs, err := socketPair()
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("start the Ceph worker: %w", err))
+	}
+	defer theirs.Close()
+	conn, err := net.FileConn(mine)
+	_ = mine.Close()
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("start the Ceph worker: %w", err))
+	}
+	cmd := exec.Command(path)
+	cmd.ExtraFiles = []*os.File{theirs}
+	cmd.Env = append(os.Environ(), startedEnv+"=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		_ = conn.Close()
+		return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("start the Ceph worker: %w", err))
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		_ = conn.Close()
+		return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("start the Ceph worker: %w", err))
+	}
+	// Requests go over this one connection; the worker serves it with
+	// HTTP/2 as soon as it has connected to Ceph.
+	cc, err := (&http2.Transport{AllowHTTP: true, StrictMaxConcurrentStreams: true}).NewClientConn(conn)
+	if err != nil {
+		_ = conn.Close()
+		return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("start the Ceph worker: %w", err))
+	}
+	p := &process{cmd: cmd, stdin: stdin, stdout: stdout, stderr: &tail{}, conn: conn, cc: cc, log: log, done: make(chan struct{})}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		_ = conn.Close()
+		return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("%w (%s cannot be run: %v)", ErrNoCeph, path, err))
+	}
+	p.started = time.Now()
+	go p.wait()
+	return p, nil
+}
+
+func (p *process) wait() {
+	p.waitErr = p.cmd.Wait()
+	_ = p.conn.Close()
+	close(p.done)
+	if pool := p.pool.Load(); pool != nil {
+		pool.died(p)
+	}
+}
+
+func (p *process) pid() int { return p.cmd.Process.Pid }
+
+func (p *process) alive() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return !p.stopped.Load() && p.killedFor.Load() == nil
+	}
+}
+
+func (p *process) stopping() bool { return p.stopped.Load() }
+
+// configure sends the worker cfg, waits for it to connect, and makes its
+// clients.
+func (p *process) configure(cfg *Config, k string, callTimeout time.Duration, pool *Pool) error {
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		p.kill("")
+		return connect.NewError(connect.CodeInternal, fmt.Errorf("connect to %s: %w", cfg, err))
+	}
+	answered := make(chan hello, 1)
+	go func() {
+		var h hello
+		line, err := bufio.NewReader(p.stdout).ReadBytes('\n')
+		if err == nil && json.Unmarshal(line, &h) == nil {
+			answered <- h
+		}
+		close(answered)
+	}()
+	if _, err := p.stdin.Write(append(data, '\n')); err != nil {
+		// It died before reading: the answer's absence says why.
+		_ = err
+	}
+	// Connecting is bounded by the worker's timeout; starting it and
+	// librados is not, but takes well under a second.
+	timer := time.NewTimer(2*cfg.timeout() + 10*time.Second)
+	defer timer.Stop()
+	select {
+	case h, ok := <-answered:
+		if !ok {
+			return p.startError(cfg)
+		}
+		if h.Code != "" {
+			p.stop()
+			var code connect.Code
+			if err := code.UnmarshalText([]byte(h.Code)); err != nil {
+				code = connect.CodeUnknown
+			}
+			return connect.NewError(code, errors.New(h.Message))
+		}
+	case <-timer.C:
+		p.kill("timeout")
+		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("connect to %s: the Ceph worker did not connect within %s; it was stopped", cfg, 2*cfg.timeout()+10*time.Second))
+	}
+	p.cfg, p.key, p.callTimeout = cfg, k, callTimeout
+	client := connClient{p.cc}
+	opts := connect.WithInterceptors(p)
+	p.worker = &Worker{
+		Storage: storagev1connect.NewStorageServiceClient(client, "http://"+BinaryName, opts),
+		Names:   workerv1connect.NewWorkerServiceClient(client, "http://"+BinaryName, opts),
+	}
+	p.pool.Store(pool)
+	select {
+	case <-p.done: // it died meanwhile; its wait may have run without a pool
+		return p.crashError(cfg, "while connecting")
+	default:
+	}
+	return nil
+}
+
+// startError says why a worker that never answered exited.
+func (p *process) startError(cfg *Config) error {
+	select {
+	case <-p.done:
+	case <-time.After(exitWait):
+		p.kill("")
+		<-p.done
+	}
+	var exit *exec.ExitError
+	if errors.As(p.waitErr, &exit) && (exit.ExitCode() == 127 || exit.ExitCode() == exitNoCeph) {
+		return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("%w (%s)", ErrNoCeph, startProblem(p.cmd.Path, p.waitErr, p.stderr.String())))
+	}
+	return p.crashError(cfg, "while connecting")
+}
+
+// crashError is the error of a call (or a start) that the worker's death
+// ended.
+func (p *process) crashError(cfg *Config, during string) error {
+	return connect.NewError(connect.CodeUnavailable, fmt.Errorf(
+		"the Ceph worker (%s, pid %d) for %s crashed %s (%s); a new worker serves the next call",
+		BinaryName, p.pid(), cfg, during, p.exitReason()))
+}
+
+// exitReason says how the worker ended, with the last line it wrote.
+func (p *process) exitReason() string {
+	why := "it exited"
+	if p.waitErr != nil {
+		why = p.waitErr.Error()
+	}
+	if last := lastLine(p.stderr.String(), ""); last != "" {
+		why += ": " + fmt.Sprintf("%q", last)
+	}
+	return why
+}
+
+// stop closes the worker's stdin and its connection; it exits by itself.
+func (p *process) stop() {
+	p.stopped.Store(true)
+	_ = p.stdin.Close()
+	_ = p.conn.Close()
+}
+
+// kill ends the worker at once; why ("timeout") is what calls that its
+// death ends will say.
+func (p *process) kill(why string) {
+	p.killedFor.CompareAndSwap(nil, &why)
+	_ = p.cmd.Process.Kill()
+}
+
+// WrapUnary bounds each call and says why a call failed when the worker
+// died under it.
+func (p *process) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		callCtx, cancel := context.WithTimeoutCause(ctx, p.callTimeout, errHung)
+		defer cancel()
+		resp, err := next(callCtx, req)
+		if err == nil {
+			return resp, nil
+		}
+		var ce *connect.Error
+		if errors.As(err, &ce) && ce.Meta().Get(errorHeader) != "" {
+			return nil, err // the worker's own answer
+		}
+		if ctx.Err() != nil {
+			return nil, err // the caller gave up
+		}
+		what := strings.TrimPrefix(req.Spec().Procedure, "/")
+		if errors.Is(context.Cause(callCtx), errHung) {
+			p.kill("timeout")
+			p.log.Warn("Ceph call hung; worker stopped", "pid", p.pid(), "procedure", what, "timeout", p.callTimeout)
+			return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf(
+				"%s: the Ceph worker for %s did not answer within %s (a Ceph call hung: is the cluster healthy?); it was stopped, and a new worker serves the next call",
+				what, p.cfg, p.callTimeout))
+		}
+		select {
+		case <-p.done:
+		case <-time.After(exitWait):
+			return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("%s: the connection to the Ceph worker failed: %w", what, err))
+		}
+		if why := p.killedFor.Load(); why != nil && *why == "timeout" {
+			return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf(
+				"%s: the Ceph worker for %s was stopped because another call hung; a new worker serves the next call", what, p.cfg))
+		}
+		if p.stopping() {
+			return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("%s: the Ceph worker was stopped", what))
+		}
+		return nil, p.crashError(p.cfg, "during "+what)
+	}
+}
+
+func (p *process) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (p *process) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}
+
+// errHung is the cause of a call's context ending at the call timeout.
+var errHung = errors.New("the Ceph call hung")
+
+// connClient sends every request over one HTTP/2 connection.
+type connClient struct{ cc *http2.ClientConn }
+
+func (c connClient) Do(req *http.Request) (*http.Response, error) { return c.cc.RoundTrip(req) }
+
+// tail keeps the last bytes a worker wrote on stderr: librados' own
+// complaints and, when it aborts, its last words. They never hold a key.
+type tail struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+const tailBytes = 4096
+
+func (t *tail) Write(b []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, b...)
+	if len(t.buf) > tailBytes {
+		t.buf = append([]byte(nil), t.buf[len(t.buf)-tailBytes:]...)
+	}
+	return len(b), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}

@@ -1,0 +1,104 @@
+// Package worker owns the Ceph worker: the process in which every librados
+// and librbd call runs, so that none ever runs in kubectl-otterscale's own
+// process or the proxy's.
+//
+// The worker is otterscale-ceph (cmd/otterscale-ceph), the Ceph-enabled
+// build: cgo, -tags pacific, linked against librbd and librados. It serves
+// otterscale.storage.v1.StorageService and the worker's own WorkerService
+// over Connect, on HTTP/2 over one end of a Unix socket pair that its
+// parent made; it connects to one Ceph cluster, whose address and key it
+// reads from stdin (never from its arguments or environment), and it exits
+// when stdin closes. kubectl-otterscale, always the cgo-free build, runs a
+// Pool of workers, one per cluster, and calls them with the generated
+// Connect clients.
+//
+// Why a process of its own: librados 16.2 aborts its process now and then
+// (a librados thread throws std::system_error, "Invalid argument", and
+// terminate() follows), and a librbd call can hang. In a worker either
+// costs the calls in flight, which answer unavailable, and the Pool starts
+// a new worker for the next call; the proxy goes on serving.
+//
+// Serve is the worker's side; Pool is the parent's. Both are here so that
+// the protocol between them lives in one file each side reads.
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// DefaultTimeout bounds connecting to Ceph and each librados operation:
+// librados would otherwise wait 300 s on a dead monitor or a wrong key.
+const DefaultTimeout = 5 * time.Second
+
+// Config is how to reach one Ceph cluster, wherever it was found. It is
+// what the parent sends a worker on stdin.
+type Config struct {
+	// MonHost is the mon_host option.
+	MonHost string `json:"monHost,omitempty"`
+	// User is the Ceph user without "client.".
+	User string `json:"user,omitempty"`
+	// Key is the user's secret. Never print it: String leaves it out.
+	Key string `json:"key,omitempty"`
+	// ConfFile, when set, is read before MonHost and Key are applied.
+	ConfFile string `json:"confFile,omitempty"`
+	// Source says where the configuration came from, for messages, e.g.
+	// `Rook (namespace "rook-ceph")`.
+	Source string `json:"source,omitempty"`
+	// Timeout bounds connecting and each operation.
+	Timeout time.Duration `json:"timeout,omitempty"`
+}
+
+// String describes the configuration without its key.
+func (c Config) String() string {
+	return fmt.Sprintf("Ceph at %s as client.%s (from %s)", c.MonHost, c.User, c.Source)
+}
+
+// GoString keeps the key out of %#v too.
+func (c Config) GoString() string { return c.String() }
+
+// timeout is c.Timeout, or DefaultTimeout when it is not set.
+func (c Config) timeout() time.Duration {
+	if c.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return c.Timeout
+}
+
+// The protocol between a Pool and the worker it starts.
+const (
+	// BinaryName is the worker's file name.
+	BinaryName = "otterscale-ceph"
+	// PathEnv names the worker binary to use, before the one beside
+	// kubectl-otterscale and the one on PATH.
+	PathEnv = "OTTERSCALE_CEPH_WORKER"
+	// startedEnv, set to 1, tells otterscale-ceph that a Pool started it:
+	// fd 3 is its socket, stdin its configuration.
+	startedEnv = "OTTERSCALE_CEPH_WORKER_STARTED"
+	// socketFD is the worker's end of the socket pair (ExtraFiles[0]).
+	socketFD = 3
+	// errorHeader marks an error that the worker itself answered, as
+	// opposed to one that its connection gave (the worker died).
+	errorHeader = "Otterscale-Ceph-Worker"
+	// versionArg makes otterscale-ceph print its version and exit: a
+	// binary whose shared libraries are missing never gets that far (the
+	// dynamic loader exits 127 first), so an answer proves it can start.
+	versionArg = "version"
+)
+
+// hello is what the worker writes on stdout once it has tried to connect:
+// an empty Code for a connection made, else the error's code and message
+// (never a key: messages are built from Config.String).
+type hello struct {
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// ErrNoCeph is the reason every RBD call fails where no worker can run;
+// errors.Is finds it in the Connect error the Pool answers then.
+var ErrNoCeph = errors.New(
+	"no Ceph support here: kubectl-otterscale runs its Ceph calls in otterscale-ceph, the Ceph-enabled build " +
+		"that ships beside it in the linux/amd64 release archive (kubectl-otterscale_VERSION_linux_amd64.tar.gz, which Krew installs " +
+		"on linux/amd64) and needs Debian's or Ubuntu's librbd1 and librados2; keep it next to kubectl-otterscale or on PATH, " +
+		"or build both from source with `make build`")
