@@ -30,10 +30,11 @@ import (
 // The connection is never shut down: the worker exits without librados'
 // teardown (see worker.Serve), which under load can abort the process.
 type cluster struct {
-	conn  *rados.Conn
-	cfg   *worker.Config
-	usage *usageCache
-	calls *limiter
+	conn   *rados.Conn
+	cfg    *worker.Config
+	usage  *usageCache
+	calls  *limiter
+	writes *imageLocks
 }
 
 // dial connects this process to Ceph.
@@ -93,7 +94,7 @@ func dial(cfg *worker.Config) (*cluster, error) {
 		}
 		return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("connect to %s: %w", cfg, err))
 	}
-	return &cluster{conn: conn, cfg: cfg, usage: newUsageCache(), calls: newLimiter(maxCalls)}, nil
+	return &cluster{conn: conn, cfg: cfg, usage: newUsageCache(), calls: newLimiter(maxCalls), writes: newImageLocks()}, nil
 }
 
 // errno is the error number in a go-ceph error, or 0.
@@ -194,6 +195,7 @@ func snapshot(img *rbd.Image, pool, image, snap string) (rbd.SnapInfo, error) {
 }
 
 func (b *cluster) createSnapshot(pool, image, snap string) (*storagev1.Image_Snapshot, error) {
+	defer b.writes.lock(pool, image)()
 	_, img, done, err := b.open(pool, image, "", false)
 	if err != nil {
 		return nil, err
@@ -228,6 +230,7 @@ func (b *cluster) createSnapshot(pool, image, snap string) (*storagev1.Image_Sna
 // onSnapshot opens pool/image for writing, checks that snap exists (not
 // found otherwise), and runs act on it.
 func (b *cluster) onSnapshot(pool, image, snap string, act func(img *rbd.Image, s *rbd.Snapshot, name string) error) error {
+	defer b.writes.lock(pool, image)()
 	_, img, done, err := b.open(pool, image, "", false)
 	if err != nil {
 		return err
