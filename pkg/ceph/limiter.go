@@ -5,8 +5,10 @@ package ceph
 import "context"
 
 // maxCalls bounds the calls a worker runs at once against its cluster;
-// the rest wait their turn.
-const maxCalls = 4
+// the rest wait their turn (within their deadline). It bounds the librbd
+// threads, memory and OSD load one busy proxy can cause; the crash that
+// concurrent calls once caused is imageStateMu's business, not this.
+const maxCalls = 8
 
 // limiter is a counting semaphore.
 type limiter struct{ slots chan struct{} }

@@ -156,9 +156,9 @@ func (b *cluster) open(pool, image, snap string, readOnly bool) (*rados.IOContex
 	}
 	var img *rbd.Image
 	if readOnly {
-		img, err = rbd.OpenImageReadOnly(ioctx, image, snapOrHead(snap))
+		img, err = openImage(ioctx, image, snapOrHead(snap), true)
 	} else {
-		img, err = rbd.OpenImage(ioctx, image, snapOrHead(snap))
+		img, err = openImage(ioctx, image, snapOrHead(snap), false)
 	}
 	if err != nil {
 		ioctx.Destroy()
@@ -170,7 +170,7 @@ func (b *cluster) open(pool, image, snap string, readOnly bool) (*rados.IOContex
 		}
 		return nil, nil, nil, cephError(err, "open image "+spec(pool, image, snap))
 	}
-	return ioctx, img, func() { _ = img.Close(); ioctx.Destroy() }, nil
+	return ioctx, img, func() { closeImage(img); ioctx.Destroy() }, nil
 }
 
 func snapOrHead(snap string) string {
@@ -414,7 +414,7 @@ func (b *cluster) snapshotOf(img *rbd.Image, pool, image string, info rbd.SnapIn
 	}
 	used, ok := b.usage.get(k)
 	if !ok {
-		if err := img.SetSnapByID(info.Id); err != nil {
+		if err := setSnap(img, info.Id); err != nil {
 			return nil, cephError(err, "open "+spec(pool, image, info.Name))
 		}
 		if used, err = du(img, pool, image, info.Name, from, info.Size); err != nil {
@@ -501,11 +501,11 @@ func (b *cluster) poolImages(pool string) ([]*storagev1.Image, error) {
 
 // image reads every field of the Image message, opening the image once.
 func (b *cluster) image(ioctx *rados.IOContext, pool, name string) (*storagev1.Image, error) {
-	img, err := rbd.OpenImageReadOnly(ioctx, name, rbd.NoSnapshot)
+	img, err := openImage(ioctx, name, rbd.NoSnapshot, true)
 	if err != nil {
 		return nil, cephError(err, "open image "+spec(pool, name, ""))
 	}
-	defer img.Close()
+	defer closeImage(img)
 	op := "read image " + spec(pool, name, "")
 	st, err := img.Stat()
 	if err != nil {
