@@ -256,7 +256,11 @@ func (p *process) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		select {
 		case <-p.done:
 		case <-time.After(exitWait):
-			return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("%s: the connection to the Ceph worker failed: %w", what, err))
+			// Alive but unreachable: no later call would get through.
+			p.kill("broken")
+			p.log.Warn("connection to the Ceph worker failed; worker stopped", "pid", p.pid(), "procedure", what, "error", err)
+			return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf(
+				"%s: the connection to the Ceph worker failed (%w); it was stopped, and a new worker serves the next call", what, err))
 		}
 		if why := p.killedFor.Load(); why != nil && *why == "timeout" {
 			return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf(
