@@ -344,10 +344,14 @@ func (b *cephBench) runOnce(ctx context.Context, argv []string) (time.Duration, 
 // show is a command line for the report: the temporary paths shortened.
 func (b *cephBench) show(argv []string) string {
 	s := strings.Join(argv, " ")
-	s = strings.ReplaceAll(s, b.keyFile, "KEYFILE")
-	s = strings.ReplaceAll(s, b.ceph.MonHost, "MONHOST")
-	s = strings.ReplaceAll(s, b.plugin, "kubectl-otterscale")
-	s = strings.ReplaceAll(s, b.rbd, "rbd")
+	for from, to := range map[string]string{b.keyFile: "KEYFILE", b.plugin: "kubectl-otterscale", b.rbd: "rbd"} {
+		if from != "" {
+			s = strings.ReplaceAll(s, from, to)
+		}
+	}
+	if b.ceph != nil {
+		s = strings.ReplaceAll(s, b.ceph.MonHost, "MONHOST")
+	}
 	return s
 }
 
