@@ -90,11 +90,15 @@ func main() {
 	flag.IntVar(&o.n, "n", 20, "timed runs of each command")
 	flag.IntVar(&o.waitSeconds, "wait-seconds", 60, "how long the simulated import runs while `dv wait` follows it")
 	flag.IntVar(&o.dvs, "dvs", 1000, "DataVolumes `dv watch` follows while its memory is measured")
+	flag.StringVar(&o.only, "only", "", "run one section only: ceph (the report then goes to bench/results/latest-ceph.txt unless $BENCH_RESULTS names a file)")
 	o.proxy.addFlags(flag.CommandLine)
+	o.ceph.addFlags(flag.CommandLine)
 	flag.Parse()
-	if err := o.proxy.validate(); err != nil {
-		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
-		os.Exit(2)
+	for _, err := range []error{o.proxy.validate(), o.ceph.validate(), o.validateOnly()} {
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(2)
+		}
 	}
 	for _, f := range []struct {
 		name  string
@@ -126,8 +130,22 @@ type options struct {
 	n           int // timed runs of each command
 	waitSeconds int // the simulated import's duration
 	dvs         int // DataVolumes watched
+	only        string
 	proxy       proxyOptions
+	ceph        cephOptions
 }
+
+// validateOnly checks -only.
+func (o options) validateOnly() error {
+	switch o.only {
+	case "", "ceph":
+		return nil
+	}
+	return fmt.Errorf("-only: unknown section %q (the one known is ceph)", o.only)
+}
+
+// all says whether every section runs.
+func (o options) all() bool { return o.only == "" }
 
 func run(ctx context.Context, o options) (err error) {
 	n := o.n
@@ -212,57 +230,22 @@ func run(ctx context.Context, o options) (err error) {
 		"HOME="+home,
 		"KUBECACHEDIR="+filepath.Join(home, ".kube", "cache"),
 	)}
-	// One untimed run of each command fills kubectl's discovery and HTTP
-	// caches and the page cache, so that no first run pays for them.
-	fmt.Fprintln(os.Stderr, "bench: warming up")
-	for _, c := range warmups {
-		if _, err := r.time(ctx, c.argv(0)); err != nil {
-			return fmt.Errorf("warm-up: %w", err)
+	// The client sections: everything but Ceph.
+	var c clientResults
+	if o.all() {
+		if c, err = measureClients(ctx, r, env, o, tmp, kubectl, creates, versions, warmups); err != nil {
+			return err
 		}
 	}
-	fmt.Fprintf(os.Stderr, "bench: %d creates of each kind\n", n)
-	createTimes, err := r.measure(ctx, creates, n)
+	ceph, err := measureCeph(ctx, r, env, tmp, pluginPath, o.ceph)
 	if err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "bench: %d starts of each kind\n", n)
-	versionTimes, err := r.measure(ctx, versions, n)
-	if err != nil {
-		return err
-	}
-	if err := verify(ctx, env, n); err != nil {
-		return err
-	}
-	waitFor := time.Duration(o.waitSeconds) * time.Second
-	fmt.Fprintf(os.Stderr, "bench: dv wait on one import for %s\n", waitFor)
-	waited, err := measureWait(ctx, r, env, waitFor)
-	if err != nil {
-		return fmt.Errorf("requests while waiting on one import: %w", err)
-	}
-	fmt.Fprintf(os.Stderr, "bench: dv watch on %d DataVolumes\n", o.dvs)
-	memory, err := measureMemory(ctx, r, env, o.dvs)
-	if err != nil {
-		return fmt.Errorf("memory watching %d DataVolumes: %w", o.dvs, err)
-	}
-	fmt.Fprintln(os.Stderr, "bench: TUI frame benchmarks")
-	frames, err := measureFrames(ctx)
-	if err != nil {
-		return err
-	}
-	proxied, err := measureProxy(ctx, r, env, o.proxy)
-	if err != nil {
-		return fmt.Errorf("the proxy: %w", err)
+		return fmt.Errorf("the Ceph section: %w", err)
 	}
 
 	// The report: a header to tell machines and builds apart, then a table.
 	kubectlFile, err := filepath.EvalSymlinks(kubectl)
 	if err != nil {
 		return err
-	}
-	fmt.Fprintln(os.Stderr, "bench: release archives and cold starts")
-	dist, err := measureDist(ctx, "dist", kubectlFile, tmp, n)
-	if err != nil {
-		return fmt.Errorf("release archives: %w", err)
 	}
 	server, err := env.Kube.Discovery().ServerVersion()
 	if err != nil {
@@ -271,31 +254,38 @@ func run(ctx context.Context, o options) (err error) {
 	pluginVersion, _ := r.output(ctx, "kubectl-otterscale", "version")
 	kubectlVersion, _ := r.output(ctx, "kubectl", "version", "--client")
 	var rep bytes.Buffer
-	fmt.Fprintf(&rep, "kubectl-otterscale bench  %s  %s %s/%s  %s, %d cores\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.Version(), runtime.GOOS, runtime.GOARCH, cpuModel(), runtime.NumCPU())
+	fmt.Fprintf(&rep, "kubectl-otterscale bench  %s  %s %s/%s  %s, %d cores (nproc %s)\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.Version(), runtime.GOOS, runtime.GOARCH, cpuModel(), runtime.NumCPU(), nproc(ctx))
+	fmt.Fprintf(&rep, "commit:  %s\n", gitCommit(ctx))
 	fmt.Fprintf(&rep, "plugin:  %s: %s\n", pluginName, pluginVersion)
 	fmt.Fprintf(&rep, "kubectl: %s -> %s: %s\n", kubectl, kubectlFile, kubectlVersion)
 	if strings.Contains(kubectlVersion, "dispatcher") {
 		fmt.Fprintln(&rep, "         (a version dispatcher: a whole kubectl itself, which can exec a sibling kubectl.1.NN to match a server)")
 	}
 	fmt.Fprintf(&rep, "server:  local kube-apiserver %s + etcd %s with the CDI CRDs, no controllers\n", server.GitVersion, testenv.EtcdVersion)
-	fmt.Fprintf(&rep, "method:  wall clock per process, exec to exit; N=%d of each, interleaved, order rotated each round;\n", n)
-	fmt.Fprintln(&rep, "         one untimed warm-up of each first, so all run with a warm discovery cache (in a fresh HOME)")
-	fmt.Fprintf(&rep, "checked: every run exited 0; namespace %s holds the %d DataVolumes created\n\n", namespace, 3*n)
+	if o.only != "" {
+		fmt.Fprintf(&rep, "only:    the %s section (-only=%s)\n", o.only, o.only)
+	}
 	w := tabwriter.NewWriter(&rep, 0, 0, 3, ' ', 0)
-	section(w, "Create a blank 1Gi DataVolume", creates, createTimes)
-	section(w, "Cold start: a fresh process each run, OS page cache warm (not dropped)", versions, versionTimes)
-	if err := sizes(w, pluginName, pluginPath, kubectlFile); err != nil {
-		return err
+	if o.all() {
+		fmt.Fprintf(&rep, "method:  wall clock per process, exec to exit; N=%d of each, interleaved, order rotated each round;\n", n)
+		fmt.Fprintln(&rep, "         one untimed warm-up of each first, so all run with a warm discovery cache (in a fresh HOME)")
+		fmt.Fprintf(&rep, "checked: every run exited 0; namespace %s holds the %d DataVolumes created\n\n", namespace, 3*n)
+		section(w, "Create a blank 1Gi DataVolume", creates, c.createTimes)
+		section(w, "Cold start: a fresh process each run, OS page cache warm (not dropped)", versions, c.versionTimes)
+		if err := sizes(w, pluginName, pluginPath, kubectlFile); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+		waitSection(w, c.waited)
+		memorySection(w, c.memory)
+		frameSection(w, c.frames)
+		proxySection(w, c.proxied)
+		if err := distSection(w, c.dist, kubectlFile); err != nil {
+			return err
+		}
 	}
-	fmt.Fprintln(w)
-	waitSection(w, waited)
-	memorySection(w, memory)
-	frameSection(w, frames)
-	proxySection(w, proxied)
-	if err := distSection(w, dist, kubectlFile); err != nil {
-		return err
-	}
+	cephSection(w, ceph)
 	if err := w.Flush(); err != nil {
 		return err
 	}
@@ -310,11 +300,97 @@ func run(ctx context.Context, o options) (err error) {
 	out := os.Getenv("BENCH_RESULTS")
 	if out == "" {
 		out = filepath.Join("bench", "results", "latest.txt")
+		if o.only != "" {
+			out = filepath.Join("bench", "results", "latest-"+o.only+".txt")
+		}
 	}
 	if err := os.WriteFile(out, rep.Bytes(), 0o644); err != nil {
 		return err
 	}
-	return proxied.failure()
+	return errors.Join(c.proxied.failure(), ceph.failure())
+}
+
+// clientResults are the sections before Ceph's.
+type clientResults struct {
+	createTimes, versionTimes [][]time.Duration
+	waited                    waitResult
+	memory                    memoryResult
+	frames                    []frameResult
+	proxied                   proxyResult
+	dist                      *distResult
+}
+
+// measureClients runs every section but Ceph's: the plugin against
+// kubectl, the watch, the TUI, the proxy and the release archives.
+func measureClients(ctx context.Context, r *runner, env *testenv.Env, o options, tmp, kubectl string, creates, versions, warmups []command) (c clientResults, err error) {
+	n := o.n
+	// One untimed run of each command fills kubectl's discovery and HTTP
+	// caches and the page cache, so that no first run pays for them.
+	fmt.Fprintln(os.Stderr, "bench: warming up")
+	for _, cmd := range warmups {
+		if _, err := r.time(ctx, cmd.argv(0)); err != nil {
+			return c, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "bench: %d creates of each kind\n", n)
+	if c.createTimes, err = r.measure(ctx, creates, n); err != nil {
+		return c, err
+	}
+	fmt.Fprintf(os.Stderr, "bench: %d starts of each kind\n", n)
+	if c.versionTimes, err = r.measure(ctx, versions, n); err != nil {
+		return c, err
+	}
+	if err := verify(ctx, env, n); err != nil {
+		return c, err
+	}
+	waitFor := time.Duration(o.waitSeconds) * time.Second
+	fmt.Fprintf(os.Stderr, "bench: dv wait on one import for %s\n", waitFor)
+	if c.waited, err = measureWait(ctx, r, env, waitFor); err != nil {
+		return c, fmt.Errorf("requests while waiting on one import: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "bench: dv watch on %d DataVolumes\n", o.dvs)
+	if c.memory, err = measureMemory(ctx, r, env, o.dvs); err != nil {
+		return c, fmt.Errorf("memory watching %d DataVolumes: %w", o.dvs, err)
+	}
+	fmt.Fprintln(os.Stderr, "bench: TUI frame benchmarks")
+	if c.frames, err = measureFrames(ctx); err != nil {
+		return c, err
+	}
+	if c.proxied, err = measureProxy(ctx, r, env, o.proxy); err != nil {
+		return c, fmt.Errorf("the proxy: %w", err)
+	}
+	kubectlFile, err := filepath.EvalSymlinks(kubectl)
+	if err != nil {
+		return c, err
+	}
+	fmt.Fprintln(os.Stderr, "bench: release archives and cold starts")
+	if c.dist, err = measureDist(ctx, "dist", kubectlFile, tmp, n); err != nil {
+		return c, fmt.Errorf("release archives: %w", err)
+	}
+	return c, nil
+}
+
+// gitCommit is the commit the bench runs in, "-dirty" when the tree has
+// changes.
+func gitCommit(ctx context.Context) string {
+	out, err := exec.CommandContext(ctx, "git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		return "unknown (not a git checkout)"
+	}
+	commit := strings.TrimSpace(string(out))
+	if st, err := exec.CommandContext(ctx, "git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+		commit += "-dirty"
+	}
+	return commit
+}
+
+// nproc is what nproc(1) says: the CPUs this process may use.
+func nproc(ctx context.Context) string {
+	out, err := exec.CommandContext(ctx, "nproc").Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // command is one way of doing a task; argv gives the command line of run i.

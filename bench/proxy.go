@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"regexp"
 	"runtime"
 	"slices"
@@ -690,8 +691,13 @@ var servingLine = regexp.MustCompile(`^Serving the OtterScale API on (http://\S+
 // waits for the URL it prints.
 func startProxy(ctx context.Context, r *runner, kubeconfig string) (*proxyChild, error) {
 	argv := []string{"kubectl-otterscale", "proxy", "--port", "0", "--kubeconfig", kubeconfig}
-	p := &proxyChild{command: "kubectl-otterscale proxy --port 0 --kubeconfig KUBECONFIG", log: &logCounter{}, exited: make(chan struct{})}
-	cmd := r.command(ctx, argv)
+	return startProxyCmd(ctx, r.command(ctx, argv), "kubectl-otterscale proxy --port 0 --kubeconfig KUBECONFIG")
+}
+
+// startProxyCmd starts cmd, a proxy on a free port, and waits for the URL
+// it prints; shown is its command line for messages.
+func startProxyCmd(ctx context.Context, cmd *exec.Cmd, shown string) (*proxyChild, error) {
+	p := &proxyChild{command: shown, log: &logCounter{}, exited: make(chan struct{})}
 	// Its log (a line per call) is counted, not kept: kept, it would grow
 	// this process's heap, which the soak measures.
 	cmd.Stderr = p.log
@@ -701,7 +707,7 @@ func startProxy(ctx context.Context, r *runner, kubeconfig string) (*proxyChild,
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
+		return nil, fmt.Errorf("%s: %w", shown, err)
 	}
 	p.pid, p.signal, p.killP = cmd.Process.Pid, cmd.Process.Signal, cmd.Process.Kill
 	urls := make(chan string, 1)
@@ -772,6 +778,11 @@ type logCounter struct {
 	partial []byte
 	codes   map[string]int
 	other   []string
+	// The Ceph workers' lines (pkg/worker's Pool logs through the proxy's
+	// logger): starts, deaths, and hung calls that stopped one; firstDeath
+	// is the first death's or hang's line, with its reason.
+	workersStarted, workersDied, workersHung int
+	firstDeath                               string
 }
 
 const keptLines = 20
@@ -807,6 +818,20 @@ func (l *logCounter) line(s string) {
 			}
 			l.codes[code]++
 			return
+		}
+	}
+	switch {
+	case strings.Contains(s, `msg="Ceph worker started"`):
+		l.workersStarted++
+	case strings.Contains(s, `msg="Ceph worker died`):
+		l.workersDied++
+		if l.firstDeath == "" {
+			l.firstDeath = s
+		}
+	case strings.Contains(s, `msg="Ceph call hung`):
+		l.workersHung++
+		if l.firstDeath == "" {
+			l.firstDeath = s
 		}
 	}
 	l.other = append(l.other, s)

@@ -82,11 +82,10 @@ func (b *cluster) snapshotNames(pool, image string) ([]string, error) {
 		return nil, err
 	}
 	defer done()
-	infos, err := img.GetSnapshotNames()
+	infos, err := snapInfos(img, pool, image)
 	if err != nil {
-		return nil, cephError(err, "list snapshots of "+spec(pool, image, ""))
+		return nil, err
 	}
-	sort.Slice(infos, func(i, j int) bool { return infos[i].Id < infos[j].Id })
 	names := make([]string, len(infos))
 	for i, s := range infos {
 		names[i] = s.Name

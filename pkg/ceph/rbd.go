@@ -209,22 +209,44 @@ func (b *cluster) createSnapshot(pool, image, snap string) (*storagev1.Image_Sna
 	}
 	// Answer with the new snapshot as Ceph reports it, its usage counted
 	// against the snapshot before it only: one diff, whatever the number
-	// of snapshots.
-	infos, err := snapInfos(img, pool, image)
-	if err != nil {
-		return nil, err
-	}
-	for i, info := range infos {
-		if info.Name != snap {
-			continue
+	// of snapshots. The one before may be deleted meanwhile: then read
+	// again, against the one before it now.
+	return retryVanished(func() (*storagev1.Image_Snapshot, error) {
+		infos, err := snapInfos(img, pool, image)
+		if err != nil {
+			return nil, err
 		}
-		var prev *rbd.SnapInfo
-		if i > 0 {
-			prev = &infos[i-1]
+		for i, info := range infos {
+			if info.Name != snap {
+				continue
+			}
+			var prev *rbd.SnapInfo
+			if i > 0 {
+				prev = &infos[i-1]
+			}
+			return b.snapshotOf(img, pool, image, info, prev)
 		}
-		return b.snapshotOf(img, pool, image, info, prev)
+		return nil, connect.NewError(connect.CodeAborted, fmt.Errorf("snapshot %s was deleted right after it was created", spec(pool, image, snap)))
+	})
+}
+
+// vanishedRetries bounds how often a reading of an image's snapshots
+// starts again because one of those it listed was gone by the time it
+// was read: deleted by another client, or by another call in this worker.
+const vanishedRetries = 5
+
+// retryVanished runs read again while it answers not_found (a snapshot it
+// listed has vanished since), at most vanishedRetries times in all. read
+// lists the snapshots afresh each time.
+func retryVanished[T any](read func() (T, error)) (T, error) {
+	var v T
+	var err error
+	for range vanishedRetries {
+		if v, err = read(); connect.CodeOf(err) != connect.CodeNotFound {
+			break
+		}
 	}
-	return nil, connect.NewError(connect.CodeAborted, fmt.Errorf("snapshot %s was deleted right after it was created", spec(pool, image, snap)))
+	return v, err
 }
 
 // onSnapshot opens pool/image for writing, checks that snap exists (not
@@ -357,18 +379,36 @@ func (b *cluster) listSnapshots(pool, image string) ([]*storagev1.Image_Snapshot
 		return nil, err
 	}
 	defer done()
-	infos, err := snapInfos(img, pool, image)
-	if err != nil {
-		return nil, err
-	}
-	return b.snapshots(img, pool, image, infos)
+	return retryVanished(func() ([]*storagev1.Image_Snapshot, error) {
+		infos, err := snapInfos(img, pool, image)
+		if err != nil {
+			return nil, err
+		}
+		return b.snapshots(img, pool, image, infos)
+	})
 }
 
-// snapInfos lists an open image's snapshots, oldest first.
+// snapInfos lists an open image's snapshots, oldest first: those of the
+// user namespace, which are the ones `rbd snap ls` shows and the only
+// ones found by name. librbd 16.2 lists the others too: a snapshot being
+// deleted is first moved to the trash namespace under a UUID for a name.
 func snapInfos(img *rbd.Image, pool, image string) ([]rbd.SnapInfo, error) {
-	infos, err := img.GetSnapshotNames()
+	all, err := img.GetSnapshotNames()
 	if err != nil {
 		return nil, cephError(err, "list snapshots of "+spec(pool, image, ""))
+	}
+	infos := all[:0]
+	for _, info := range all {
+		ns, err := img.GetSnapNamespaceType(info.Id)
+		if errno(err) == syscall.ENOENT {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, cephError(err, "read snapshot "+spec(pool, image, info.Name))
+		}
+		if ns == rbd.SnapNamespaceTypeUser {
+			infos = append(infos, info)
+		}
 	}
 	sort.Slice(infos, func(i, j int) bool { return infos[i].Id < infos[j].Id })
 	return infos, nil
@@ -488,7 +528,7 @@ func (b *cluster) poolImages(pool string) ([]*storagev1.Image, error) {
 	out := make([]*storagev1.Image, 0, len(names))
 	for _, name := range names {
 		img, err := b.image(ioctx, pool, name)
-		if connect.CodeOf(err) == connect.CodeNotFound {
+		if errors.Is(err, errImageGone) {
 			continue // deleted meanwhile
 		}
 		if err != nil {
@@ -499,13 +539,30 @@ func (b *cluster) poolImages(pool string) ([]*storagev1.Image, error) {
 	return out, nil
 }
 
-// image reads every field of the Image message, opening the image once.
+// errImageGone is image's error for an image deleted since it was listed.
+var errImageGone = errors.New("image deleted meanwhile")
+
+// image reads every field of the Image message. A snapshot deleted while
+// it reads makes it start again (retryVanished), with the image opened
+// afresh at its head; an image deleted since the pool was listed answers
+// errImageGone.
 func (b *cluster) image(ioctx *rados.IOContext, pool, name string) (*storagev1.Image, error) {
-	img, err := openImage(ioctx, name, rbd.NoSnapshot, true)
-	if err != nil {
-		return nil, cephError(err, "open image "+spec(pool, name, ""))
-	}
-	defer closeImage(img)
+	return retryVanished(func() (*storagev1.Image, error) {
+		img, err := openImage(ioctx, name, rbd.NoSnapshot, true)
+		if errno(err) == syscall.ENOENT {
+			return nil, errImageGone // not not_found: no retry
+		}
+		if err != nil {
+			return nil, cephError(err, "open image "+spec(pool, name, ""))
+		}
+		defer closeImage(img)
+		return b.readImage(img, pool, name)
+	})
+}
+
+// readImage reads every field of the Image message from img, open at its
+// head.
+func (b *cluster) readImage(img *rbd.Image, pool, name string) (*storagev1.Image, error) {
 	op := "read image " + spec(pool, name, "")
 	st, err := img.Stat()
 	if err != nil {
