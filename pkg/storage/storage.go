@@ -100,8 +100,9 @@ func (s *Service) config(ctx context.Context, scope string) (*Config, error) {
 	return cfg, nil
 }
 
-// CreateImageSnapshot creates a snapshot and answers with it as Ceph
-// reports it right after: protected, its size, and what `rbd du` counts.
+// CreateImageSnapshot creates a snapshot and answers with it: not
+// protected, its size, and what `rbd du` counts for it (read just before
+// the create).
 func (s *Service) CreateImageSnapshot(ctx context.Context, req *connect.Request[storagev1.CreateImageSnapshotRequest]) (*connect.Response[storagev1.Image_Snapshot], error) {
 	r := req.Msg
 	w, err := s.snapshotCall(ctx, r.GetScope(), r.GetPoolName(), r.GetImageName(), r.GetSnapshotName())

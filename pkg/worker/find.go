@@ -5,12 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
+
+	"github.com/otterscale/kubectl-otterscale/pkg/worker/spawn"
 )
 
 // checkTimeout bounds Check; a start takes some tens of milliseconds.
@@ -31,45 +30,14 @@ type Binary struct {
 // ~/.krew/bin/kubectl-otterscale into its store, where the worker is),
 // else on PATH. It does not run it.
 func Find() Binary {
-	if p := os.Getenv(PathEnv); p != "" {
-		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
-			return Binary{Problem: fmt.Sprintf("$%s names %s, which is not a file", PathEnv, p)}
-		}
-		return Binary{Path: p}
-	}
-	self, err := os.Executable()
-	if err == nil {
-		self, err = filepath.EvalSymlinks(self)
-	}
-	if err != nil {
-		self = ""
-	}
-	if path := find(self, exec.LookPath); path != "" {
+	path, ok := spawn.Find()
+	switch {
+	case ok:
 		return Binary{Path: path}
+	case path != "":
+		return Binary{Problem: fmt.Sprintf("$%s names %s, which is not a file", PathEnv, path)}
 	}
 	return Binary{Problem: fmt.Sprintf("no %s next to this binary or on PATH", BinaryName)}
-}
-
-// find returns the worker beside self (the resolved executable) if there
-// is one, else the one lookPath finds, else "".
-func find(self string, lookPath func(string) (string, error)) string {
-	name := BinaryName
-	if runtime.GOOS == "windows" {
-		name += ".exe"
-	}
-	if self != "" {
-		beside := filepath.Join(filepath.Dir(self), name)
-		if fi, err := os.Stat(beside); err == nil && fi.Mode().IsRegular() && (runtime.GOOS == "windows" || fi.Mode()&0o111 != 0) {
-			return beside
-		}
-	}
-	if p, err := lookPath(name); err == nil {
-		if abs, err := filepath.Abs(p); err == nil {
-			return abs
-		}
-		return p
-	}
-	return ""
 }
 
 // Check finds otterscale-ceph and runs it once (`otterscale-ceph version`)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/otterscale/kubectl-otterscale/gen/kubectlotterscale/worker/v1/workerv1connect"
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1/storagev1connect"
+	"github.com/otterscale/kubectl-otterscale/pkg/worker/spawn"
 )
 
 // callTimeoutFactor makes each call's deadline from the configuration's
@@ -103,7 +104,13 @@ func (p *Pool) Warm() {
 	if p.closed || (p.spare != nil && p.spare.alive()) {
 		return
 	}
-	proc, err := start(b.Path, p.log)
+	var proc *process
+	var err error
+	if early := spawn.TakeEarly(b.Path); early != nil {
+		proc, err = adopt(early, p.log) // started as this process began
+	} else {
+		proc, err = start(b.Path, p.log)
+	}
 	if err != nil {
 		return // Get starts one again and reports why it cannot
 	}
@@ -191,7 +198,12 @@ func (p *Pool) launch(cfg *Config, k string) (*process, error) {
 	p.mu.Unlock()
 	if proc == nil || !proc.alive() {
 		var err error
-		if proc, err = start(b.Path, p.log); err != nil {
+		if early := spawn.TakeEarly(b.Path); early != nil {
+			proc, err = adopt(early, p.log)
+		} else {
+			proc, err = start(b.Path, p.log)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}

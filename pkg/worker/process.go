@@ -10,10 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +20,7 @@ import (
 
 	"github.com/otterscale/kubectl-otterscale/gen/kubectlotterscale/worker/v1/workerv1connect"
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1/storagev1connect"
+	"github.com/otterscale/kubectl-otterscale/pkg/worker/spawn"
 )
 
 // exitWait bounds how long a call whose connection failed waits for the
@@ -33,7 +32,7 @@ type process struct {
 	cmd     *exec.Cmd
 	stdin   io.WriteCloser
 	stdout  io.ReadCloser
-	stderr  *tail
+	stderr  *spawn.Tail
 	conn    net.Conn
 	cc      *http2.ClientConn
 	log     *slog.Logger
@@ -54,49 +53,34 @@ type process struct {
 	stopped   atomic.Bool
 }
 
-// start runs the worker binary with one end of a new socket pair as its
-// fd 3. It waits for nothing: the worker loads its libraries while the
-// parent finds the cluster.
+// start runs the worker binary at path (see spawn.Start).
 func start(path string, log *slog.Logger) (*process, error) {
-	mine, theirs, err := socketPair()
+	proc, err := spawn.Start(path)
 	if err != nil {
-		return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("start the Ceph worker: %w", err))
-	}
-	defer theirs.Close()
-	conn, err := net.FileConn(mine)
-	_ = mine.Close()
-	if err != nil {
-		return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("start the Ceph worker: %w", err))
-	}
-	cmd := exec.Command(path)
-	cmd.ExtraFiles = []*os.File{theirs}
-	cmd.Env = append(os.Environ(), startedEnv+"=1")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		_ = conn.Close()
-		return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("start the Ceph worker: %w", err))
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		_ = conn.Close()
-		return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("start the Ceph worker: %w", err))
-	}
-	// Requests go over this one connection; the worker serves it with
-	// HTTP/2 as soon as it has connected to Ceph.
-	cc, err := (&http2.Transport{AllowHTTP: true, StrictMaxConcurrentStreams: true}).NewClientConn(conn)
-	if err != nil {
-		_ = conn.Close()
-		return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("start the Ceph worker: %w", err))
-	}
-	p := &process{cmd: cmd, stdin: stdin, stdout: stdout, stderr: &tail{}, conn: conn, cc: cc, log: log, done: make(chan struct{})}
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		_ = conn.Close()
 		return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("%w (%s cannot be run: %v)", ErrNoCeph, path, err))
 	}
-	p.started = time.Now()
-	go p.wait()
-	return p, nil
+	return adopt(proc, log)
+}
+
+// adopt takes over a started worker: its connection, and a watch on its
+// exit.
+func adopt(proc *spawn.Proc, log *slog.Logger) (*process, error) {
+	conn, err := net.FileConn(proc.Socket)
+	_ = proc.Socket.Close()
+	if err == nil {
+		p := &process{cmd: proc.Cmd, stdin: proc.Stdin, stdout: proc.Stdout, stderr: proc.Stderr, conn: conn, log: log, started: proc.Started, done: make(chan struct{})}
+		// Requests go over this one connection; the worker serves it
+		// with HTTP/2 as soon as it has connected to Ceph.
+		if p.cc, err = (&http2.Transport{AllowHTTP: true, StrictMaxConcurrentStreams: true}).NewClientConn(conn); err == nil {
+			go p.wait()
+			return p, nil
+		}
+		_ = conn.Close()
+	}
+	_ = proc.Stdin.Close()
+	_ = proc.Cmd.Process.Kill()
+	go func() { _ = proc.Cmd.Wait() }()
+	return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("start the Ceph worker: %w", err))
 }
 
 func (p *process) wait() {
@@ -288,28 +272,3 @@ var errHung = errors.New("the Ceph call hung")
 type connClient struct{ cc *http2.ClientConn }
 
 func (c connClient) Do(req *http.Request) (*http.Response, error) { return c.cc.RoundTrip(req) }
-
-// tail keeps the last bytes a worker wrote on stderr: librados' own
-// complaints and, when it aborts, its last words. They never hold a key.
-type tail struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-const tailBytes = 4096
-
-func (t *tail) Write(b []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, b...)
-	if len(t.buf) > tailBytes {
-		t.buf = append([]byte(nil), t.buf[len(t.buf)-tailBytes:]...)
-	}
-	return len(b), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
-}

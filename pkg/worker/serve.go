@@ -17,6 +17,7 @@ import (
 	"github.com/otterscale/kubectl-otterscale/gen/kubectlotterscale/worker/v1/workerv1connect"
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1/storagev1connect"
 	"github.com/otterscale/kubectl-otterscale/pkg/version"
+	"github.com/otterscale/kubectl-otterscale/pkg/worker/spawn"
 )
 
 // exitNoCeph is otterscale-ceph's exit code when it was built without
@@ -42,14 +43,14 @@ func Serve(args []string, connector Connector) int {
 		fmt.Println(BinaryName, version.Get().Version)
 		return 0
 	}
-	if os.Getenv(startedEnv) != "1" || len(args) != 0 {
+	if os.Getenv(spawn.StartedEnv) != "1" || len(args) != 0 {
 		fmt.Fprintf(os.Stderr, "%s is the Ceph worker of kubectl-otterscale, which starts it; it is not run by hand\n"+
 			"(`%s %s` prints its version)\n", BinaryName, BinaryName, versionArg)
 		return 2
 	}
-	sock, err := net.FileConn(os.NewFile(socketFD, "socket"))
+	sock, err := net.FileConn(os.NewFile(spawn.SocketFD, "socket"))
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: fd %d is not the socket kubectl-otterscale passes: %v\n", BinaryName, socketFD, err)
+		fmt.Fprintf(os.Stderr, "%s: fd %d is not the socket kubectl-otterscale passes: %v\n", BinaryName, spawn.SocketFD, err)
 		return 2
 	}
 	in := bufio.NewReader(os.Stdin)

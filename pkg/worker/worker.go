@@ -26,6 +26,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/otterscale/kubectl-otterscale/pkg/worker/spawn"
 )
 
 // DefaultTimeout bounds connecting to Ceph and each librados operation:
@@ -69,15 +71,10 @@ func (c Config) timeout() time.Duration {
 // The protocol between a Pool and the worker it starts.
 const (
 	// BinaryName is the worker's file name.
-	BinaryName = "otterscale-ceph"
+	BinaryName = spawn.BinaryName
 	// PathEnv names the worker binary to use, before the one beside
 	// kubectl-otterscale and the one on PATH.
-	PathEnv = "OTTERSCALE_CEPH_WORKER"
-	// startedEnv, set to 1, tells otterscale-ceph that a Pool started it:
-	// fd 3 is its socket, stdin its configuration.
-	startedEnv = "OTTERSCALE_CEPH_WORKER_STARTED"
-	// socketFD is the worker's end of the socket pair (ExtraFiles[0]).
-	socketFD = 3
+	PathEnv = spawn.PathEnv
 	// errorHeader marks an error that the worker itself answered, as
 	// opposed to one that its connection gave (the worker died).
 	errorHeader = "Otterscale-Ceph-Worker"

@@ -63,8 +63,10 @@ const (
 
 // StorageServiceClient is a client for the otterscale.storage.v1.StorageService service.
 type StorageServiceClient interface {
-	// CreateImageSnapshot creates a snapshot and answers with it as Ceph
-	// reports it right after creation.
+	// CreateImageSnapshot creates a snapshot and answers with it: not
+	// protected, the image's size, and as used_bytes what the image's head
+	// held over the newest snapshot just before the create (a write landing
+	// in between shows in the next listing).
 	CreateImageSnapshot(context.Context, *connect.Request[v1.CreateImageSnapshotRequest]) (*connect.Response[v1.Image_Snapshot], error)
 	DeleteImageSnapshot(context.Context, *connect.Request[v1.DeleteImageSnapshotRequest]) (*connect.Response[emptypb.Empty], error)
 	ProtectImageSnapshot(context.Context, *connect.Request[v1.ProtectImageSnapshotRequest]) (*connect.Response[emptypb.Empty], error)
@@ -181,8 +183,10 @@ func (c *storageServiceClient) ListImageSnapshots(ctx context.Context, req *conn
 
 // StorageServiceHandler is an implementation of the otterscale.storage.v1.StorageService service.
 type StorageServiceHandler interface {
-	// CreateImageSnapshot creates a snapshot and answers with it as Ceph
-	// reports it right after creation.
+	// CreateImageSnapshot creates a snapshot and answers with it: not
+	// protected, the image's size, and as used_bytes what the image's head
+	// held over the newest snapshot just before the create (a write landing
+	// in between shows in the next listing).
 	CreateImageSnapshot(context.Context, *connect.Request[v1.CreateImageSnapshotRequest]) (*connect.Response[v1.Image_Snapshot], error)
 	DeleteImageSnapshot(context.Context, *connect.Request[v1.DeleteImageSnapshotRequest]) (*connect.Response[emptypb.Empty], error)
 	ProtectImageSnapshot(context.Context, *connect.Request[v1.ProtectImageSnapshotRequest]) (*connect.Response[emptypb.Empty], error)
