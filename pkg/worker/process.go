@@ -202,16 +202,31 @@ func (p *process) crashError(cfg *Config, during string) error {
 		BinaryName, p.pid(), cfg, during, p.exitReason()))
 }
 
-// exitReason says how the worker ended, with the last line it wrote.
+// exitReason says how the worker ended, with the last line it wrote (the
+// last two for libstdc++'s "terminate called after throwing ...",
+// "what(): ...", which says what librbd threw only on its second line).
 func (p *process) exitReason() string {
 	why := "it exited"
 	if p.waitErr != nil {
 		why = p.waitErr.Error()
 	}
-	if last := lastLine(p.stderr.String(), ""); last != "" {
+	if last := lastLines(p.stderr.String()); last != "" {
 		why += ": " + fmt.Sprintf("%q", last)
 	}
 	return why
+}
+
+// lastLines is s's last non-empty line, joined to the line before it when
+// it is libstdc++'s "what(): ...".
+func lastLines(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	last := strings.TrimSpace(lines[len(lines)-1])
+	if strings.HasPrefix(last, "what():") && len(lines) > 1 {
+		if prev := strings.TrimSpace(lines[len(lines)-2]); prev != "" {
+			return prev + ": " + last
+		}
+	}
+	return last
 }
 
 // stop closes the worker's stdin and its connection; it exits by itself.
