@@ -1,0 +1,5 @@
+package worker
+
+// StartedEnv is what a Pool sets in a worker's environment, so that a
+// test binary can tell that it was started as a (fake) worker.
+const StartedEnv = startedEnv
