@@ -30,10 +30,11 @@ import (
 // The connection is never shut down: the worker exits without librados'
 // teardown (see worker.Serve), which under load can abort the process.
 type cluster struct {
-	conn  *rados.Conn
-	cfg   *worker.Config
-	usage *usageCache
-	calls *limiter
+	conn   *rados.Conn
+	cfg    *worker.Config
+	usage  *usageCache
+	calls  *limiter
+	images *imageLocks
 }
 
 // dial connects this process to Ceph.
@@ -93,7 +94,7 @@ func dial(cfg *worker.Config) (*cluster, error) {
 		}
 		return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("connect to %s: %w", cfg, err))
 	}
-	return &cluster{conn: conn, cfg: cfg, usage: newUsageCache(), calls: newLimiter(maxCalls)}, nil
+	return &cluster{conn: conn, cfg: cfg, usage: newUsageCache(), calls: newLimiter(maxCalls), images: newImageLocks()}, nil
 }
 
 // errno is the error number in a go-ceph error, or 0.
