@@ -362,14 +362,24 @@ func (b *cluster) listSnapshots(pool, image string) ([]*storagev1.Image_Snapshot
 	return b.snapshots(img, pool, image, infos)
 }
 
-// snapInfos lists an open image's snapshots, oldest first.
+// snapInfos lists an open image's snapshots, oldest first. A snapshot
+// being deleted meanwhile is left out: librbd 16.2 lists it under a UUID
+// (moved to the trash namespace) that no call by name finds, so every
+// call on it would answer not_found and fail the whole listing.
 func snapInfos(img *rbd.Image, pool, image string) ([]rbd.SnapInfo, error) {
 	infos, err := img.GetSnapshotNames()
 	if err != nil {
 		return nil, cephError(err, "list snapshots of "+spec(pool, image, ""))
 	}
 	sort.Slice(infos, func(i, j int) bool { return infos[i].Id < infos[j].Id })
-	return infos, nil
+	out := infos[:0]
+	for _, info := range infos {
+		if _, err := img.GetSnapshot(info.Name).IsProtected(); errno(err) == syscall.ENOENT {
+			continue
+		}
+		out = append(out, info)
+	}
+	return out, nil
 }
 
 // snapshots answers an open image's snapshots (infos, oldest first) with

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -392,5 +393,34 @@ func TestConcurrentSnapshotChanges(t *testing.T) {
 	}
 	if got := rbdSnaps(t, c, "busy"); len(got) != 4 {
 		t.Errorf("rbd snap ls: %+v, want base and same-0..2", got)
+	}
+
+	// Listings while snapshots are deleted neither fail nor lose the
+	// image (librbd lists a snapshot being deleted under a UUID).
+	deleted := make(chan struct{})
+	go func() {
+		defer close(deleted)
+		for round := range 3 {
+			name := fmt.Sprintf("same-%d", round)
+			if _, err := svc.DeleteImageSnapshot(ctx, connect.NewRequest(&storagev1.DeleteImageSnapshotRequest{PoolName: c.Pool, ImageName: "busy", SnapshotName: name})); err != nil {
+				t.Errorf("delete %s: %v", name, err)
+			}
+		}
+	}()
+	for done := false; !done; {
+		select {
+		case <-deleted:
+			done = true
+		default:
+		}
+		if _, err := svc.ListImageSnapshots(ctx, connect.NewRequest(&storagev1.ListImageSnapshotsRequest{PoolName: c.Pool, ImageName: "busy"})); err != nil {
+			t.Errorf("list snapshots while deleting: %v", err)
+		}
+		images, err := svc.ListImages(ctx, connect.NewRequest(&storagev1.ListImagesRequest{PoolName: c.Pool}))
+		if err != nil {
+			t.Errorf("list images while deleting: %v", err)
+		} else if !slices.ContainsFunc(images.Msg.GetImages(), func(i *storagev1.Image) bool { return i.GetName() == "busy" }) {
+			t.Error("an image whose snapshot was being deleted is missing from the listing")
+		}
 	}
 }
