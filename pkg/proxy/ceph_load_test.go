@@ -162,9 +162,22 @@ func TestCephSoak(t *testing.T) {
 				},
 				func(n int) {
 					// Every other round delete the oldest, so that some of
-					// each client's snapshots stay.
-					if len(mine) == 0 || n%2 == 1 {
+					// each client's snapshots stay; the clients that start
+					// here, with none yet, create one to delete.
+					if n%2 == 1 {
 						return
+					}
+					if len(mine) == 0 {
+						name := fmt.Sprintf("d%d-%d", i, n)
+						err := create(name)
+						stats.record("CreateImageSnapshot", err)
+						if err != nil {
+							return
+						}
+						mine = append(mine, name)
+						mu.Lock()
+						alive[name] = true
+						mu.Unlock()
 					}
 					name := mine[0]
 					_, err := store.DeleteImageSnapshot(ctx, connect.NewRequest(&storagev1.DeleteImageSnapshotRequest{PoolName: c.Pool, ImageName: shared, SnapshotName: name}))
