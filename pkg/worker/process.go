@@ -247,18 +247,27 @@ func (p *process) kill(why string) {
 // died under it.
 func (p *process) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		callCtx, cancel := context.WithTimeoutCause(ctx, p.callTimeout, errHung)
-		defer cancel()
+		// Not a context deadline, which Connect would send the worker: it
+		// would answer deadline_exceeded itself (a call waiting for a slot
+		// that hung calls hold), as if that were its own error, racing
+		// this side's timer. Only this side ends a call that hung.
+		callCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+		defer cancel(nil)
+		stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
+		defer stop()
+		timer := time.AfterFunc(p.callTimeout, func() { cancel(errHung) })
+		defer timer.Stop()
 		resp, err := next(callCtx, req)
 		if err == nil {
 			return resp, nil
 		}
-		var ce *connect.Error
-		if errors.As(err, &ce) && ce.Meta().Get(errorHeader) != "" {
-			return nil, err // the worker's own answer
-		}
 		if ctx.Err() != nil {
-			return nil, err // the caller gave up
+			// The caller gave up: say so with its context's code
+			// (deadline_exceeded), not callCtx's (canceled).
+			if connect.CodeOf(err) == connect.CodeCanceled {
+				return nil, connect.NewError(connect.CodeOf(ctx.Err()), ctx.Err())
+			}
+			return nil, err
 		}
 		what := strings.TrimPrefix(req.Spec().Procedure, "/")
 		if errors.Is(context.Cause(callCtx), errHung) {
@@ -267,6 +276,10 @@ func (p *process) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf(
 				"%s: the Ceph worker for %s did not answer within %s (a Ceph call hung: is the cluster healthy?); it was stopped, and a new worker serves the next call",
 				what, p.cfg, p.callTimeout))
+		}
+		var ce *connect.Error
+		if errors.As(err, &ce) && ce.Meta().Get(errorHeader) != "" {
+			return nil, err // the worker's own answer
 		}
 		select {
 		case <-p.done:
