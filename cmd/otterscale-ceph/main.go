@@ -14,5 +14,6 @@ import (
 )
 
 func main() {
+	defaultAbort()
 	os.Exit(worker.Serve(os.Args[1:], ceph.Connect))
 }

@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/otterscale/kubectl-otterscale/internal/daemon"
@@ -116,9 +117,10 @@ type Cluster struct {
 	mon   *daemon.Process
 	osd   *daemon.Process
 
-	mu         sync.Mutex // serialises Stop, StopMon and StartMon
+	mu         sync.Mutex // serialises Stop, StopMon, StartMon, PauseOSD and ResumeOSD
 	stopped    bool
 	monStopped bool
+	osdPaused  bool
 }
 
 // memstoreBytes is the OSD's capacity. memstore keeps objects in RAM (about
@@ -424,6 +426,11 @@ func (c *Cluster) Stop() error {
 		return nil
 	}
 	c.stopped = true
+	if c.osdPaused {
+		// A stopped process gets SIGKILL all the same; resume it anyway, so
+		// that nothing waits on it.
+		c.osd.Signal(syscall.SIGCONT)
+	}
 	var errs []error
 	// The OSD is always killed this way: on SIGTERM memstore would first
 	// write everything it holds to disk.
@@ -486,6 +493,41 @@ func (c *Cluster) StartMon(ctx context.Context) error {
 	}
 	c.opts.Logf("cephenv: ceph-mon restarted in %s", time.Since(begin).Round(time.Millisecond))
 	return nil
+}
+
+// PauseOSD stops the OSD with SIGSTOP: it keeps its connections and its
+// place in the OSD map but answers nothing, so that every client operation
+// on an object hangs until librados' op timeout (Conf's is 10 s) or for
+// ever, as on a cluster whose disk or network has stalled. The monitor
+// keeps answering. Always pair it with ResumeOSD (in t.Cleanup): Stop
+// resumes a paused OSD before it kills it. It is idempotent.
+func (c *Cluster) PauseOSD() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return errors.New("pause ceph-osd: cluster is stopped")
+	}
+	if err := c.osd.Exited(); err != nil {
+		return fmt.Errorf("pause ceph-osd: %w", err)
+	}
+	c.osd.Signal(syscall.SIGSTOP)
+	c.osdPaused = true
+	c.opts.Logf("cephenv: ceph-osd paused")
+	return nil
+}
+
+// ResumeOSD lets the OSD PauseOSD stopped go on (SIGCONT). It does nothing
+// when the OSD is not paused.
+func (c *Cluster) ResumeOSD() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped || !c.osdPaused {
+		return nil
+	}
+	c.osd.Signal(syscall.SIGCONT)
+	c.osdPaused = false
+	c.opts.Logf("cephenv: ceph-osd resumed")
+	return c.osd.Exited()
 }
 
 // Ceph runs the ceph CLI as client.admin (`ceph -c Conf ARGS...`) and returns

@@ -257,6 +257,39 @@ func TestStopStartMon(t *testing.T) {
 	}
 }
 
+// A paused OSD hangs object operations (here until rbd's op timeout)
+// while the monitor answers; once resumed, they work again.
+func TestPauseResumeOSD(t *testing.T) {
+	c := Require(t)
+	ctx := t.Context()
+	if err := c.PauseOSD(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.ResumeOSD(); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := c.PauseOSD(); err != nil {
+		t.Errorf("second PauseOSD: %v", err)
+	}
+	if _, err := c.Ceph(ctx, "mon", "stat"); err != nil {
+		t.Errorf("the monitor does not answer while the OSD is paused: %v", err)
+	}
+	if _, err := c.RBD(ctx, "ls", "-p", c.Pool, "--rados-osd-op-timeout", "2"); err == nil {
+		t.Fatal("rbd ls succeeded with the OSD paused")
+	}
+	if err := c.ResumeOSD(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ResumeOSD(); err != nil {
+		t.Errorf("second ResumeOSD: %v", err)
+	}
+	if _, err := c.RBD(ctx, "ls", "-p", c.Pool); err != nil {
+		t.Fatalf("rbd ls after ResumeOSD: %v", err)
+	}
+}
+
 // TestStartStop starts a second cluster beside Main's and checks that Stop
 // cleans up and is idempotent.
 func TestStartStop(t *testing.T) {

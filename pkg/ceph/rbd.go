@@ -34,7 +34,7 @@ type cluster struct {
 	cfg    *worker.Config
 	usage  *usageCache
 	calls  *limiter
-	writes *imageLocks
+	images *imageLocks
 }
 
 // dial connects this process to Ceph.
@@ -94,7 +94,7 @@ func dial(cfg *worker.Config) (*cluster, error) {
 		}
 		return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("connect to %s: %w", cfg, err))
 	}
-	return &cluster{conn: conn, cfg: cfg, usage: newUsageCache(), calls: newLimiter(maxCalls), writes: newImageLocks()}, nil
+	return &cluster{conn: conn, cfg: cfg, usage: newUsageCache(), calls: newLimiter(maxCalls), images: newImageLocks()}, nil
 }
 
 // errno is the error number in a go-ceph error, or 0.
@@ -195,7 +195,6 @@ func snapshot(img *rbd.Image, pool, image, snap string) (rbd.SnapInfo, error) {
 }
 
 func (b *cluster) createSnapshot(pool, image, snap string) (*storagev1.Image_Snapshot, error) {
-	defer b.writes.lock(pool, image)()
 	_, img, done, err := b.open(pool, image, "", false)
 	if err != nil {
 		return nil, err
@@ -266,7 +265,6 @@ func retryVanished[T any](read func() (T, error)) (T, error) {
 // onSnapshot opens pool/image for writing, checks that snap exists (not
 // found otherwise), and runs act on it.
 func (b *cluster) onSnapshot(pool, image, snap string, act func(img *rbd.Image, s *rbd.Snapshot, name string) error) error {
-	defer b.writes.lock(pool, image)()
 	_, img, done, err := b.open(pool, image, "", false)
 	if err != nil {
 		return err

@@ -41,6 +41,11 @@ var (
 
 func (s *service) CreateImageSnapshot(ctx context.Context, req *connect.Request[storagev1.CreateImageSnapshotRequest]) (*connect.Response[storagev1.Image_Snapshot], error) {
 	r := req.Msg
+	unlock, err := s.lockImage(ctx, r.GetPoolName(), r.GetImageName())
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	return answer(ctx, s.c.calls, func() (*storagev1.Image_Snapshot, error) {
 		return s.c.createSnapshot(r.GetPoolName(), r.GetImageName(), r.GetSnapshotName())
 	})
@@ -99,10 +104,26 @@ func (s *service) ListNames(ctx context.Context, req *connect.Request[workerv1.L
 	})
 }
 
+// op runs a call that changes pool/image's snapshots, one at a time per
+// image.
 func (s *service) op(ctx context.Context, pool, image, snap string, op func(*cluster, string, string, string) error) (*connect.Response[emptypb.Empty], error) {
+	unlock, err := s.lockImage(ctx, pool, image)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	return answer(ctx, s.c.calls, func() (*emptypb.Empty, error) {
 		return &emptypb.Empty{}, op(s.c, pool, image, snap)
 	})
+}
+
+// lockImage waits for the other calls changing pool/image (imageLocks).
+func (s *service) lockImage(ctx context.Context, pool, image string) (func(), error) {
+	unlock, err := s.c.images.lock(ctx, pool, image)
+	if err != nil {
+		return nil, connect.NewError(connect.CodeOf(err), fmt.Errorf("waiting for another change to %s/%s: %w", pool, image, err))
+	}
+	return unlock, nil
 }
 
 // answer runs call within the cluster's concurrency limit.

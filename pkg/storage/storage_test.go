@@ -2,7 +2,9 @@ package storage_test
 
 import (
 	"bytes"
+	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -332,6 +334,93 @@ func TestBadNamesNeverReachCeph(t *testing.T) {
 		wantCode(t, err, connect.CodeInvalidArgument)
 		if !strings.HasPrefix(message(err), tt.field+": ") {
 			t.Errorf("%q/%q@%q: message %q does not name %s", tt.pool, tt.image, tt.snap, message(err), tt.field)
+		}
+	}
+}
+
+// Changes to one image at once, as many clients of one proxy make them:
+// of concurrent creates of one name exactly one succeeds and the others
+// answer already_exists, and concurrent rollbacks all succeed (librbd
+// alone answers ok to every create, and EROFS to rollbacks whose open of
+// the image loses its exclusive lock to another).
+func TestConcurrentSnapshotChanges(t *testing.T) {
+	c := cephenv.Require(t)
+	ctx := t.Context()
+	svc := adminService(t, c)
+	if err := c.CreateImage(ctx, "busy", 8*mib); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RBD(ctx, "snap", "create", c.Pool+"/busy@base"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 6
+	for round := range 3 {
+		name := fmt.Sprintf("same-%d", round)
+		errs := make(chan error, n)
+		for range n {
+			go func() {
+				_, err := svc.CreateImageSnapshot(ctx, connect.NewRequest(&storagev1.CreateImageSnapshotRequest{PoolName: c.Pool, ImageName: "busy", SnapshotName: name}))
+				errs <- err
+			}()
+		}
+		ok := 0
+		for range n {
+			switch err := <-errs; connect.CodeOf(err) {
+			case connect.CodeAlreadyExists:
+			default:
+				if err != nil {
+					t.Errorf("create %s: %v, want ok or already_exists", name, err)
+					continue
+				}
+				ok++
+			}
+		}
+		if ok != 1 {
+			t.Errorf("%d of %d concurrent creates of %s succeeded, want 1", ok, n, name)
+		}
+	}
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := svc.RollbackImageSnapshot(ctx, connect.NewRequest(&storagev1.RollbackImageSnapshotRequest{PoolName: c.Pool, ImageName: "busy", SnapshotName: "base"}))
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent rollback: %v", err)
+		}
+	}
+	if got := rbdSnaps(t, c, "busy"); len(got) != 4 {
+		t.Errorf("rbd snap ls: %+v, want base and same-0..2", got)
+	}
+
+	// Listings while snapshots are deleted neither fail nor lose the
+	// image (librbd lists a snapshot being deleted under a UUID).
+	deleted := make(chan struct{})
+	go func() {
+		defer close(deleted)
+		for round := range 3 {
+			name := fmt.Sprintf("same-%d", round)
+			if _, err := svc.DeleteImageSnapshot(ctx, connect.NewRequest(&storagev1.DeleteImageSnapshotRequest{PoolName: c.Pool, ImageName: "busy", SnapshotName: name})); err != nil {
+				t.Errorf("delete %s: %v", name, err)
+			}
+		}
+	}()
+	for done := false; !done; {
+		select {
+		case <-deleted:
+			done = true
+		default:
+		}
+		if _, err := svc.ListImageSnapshots(ctx, connect.NewRequest(&storagev1.ListImageSnapshotsRequest{PoolName: c.Pool, ImageName: "busy"})); err != nil {
+			t.Errorf("list snapshots while deleting: %v", err)
+		}
+		images, err := svc.ListImages(ctx, connect.NewRequest(&storagev1.ListImagesRequest{PoolName: c.Pool}))
+		if err != nil {
+			t.Errorf("list images while deleting: %v", err)
+		} else if !slices.ContainsFunc(images.Msg.GetImages(), func(i *storagev1.Image) bool { return i.GetName() == "busy" }) {
+			t.Error("an image whose snapshot was being deleted is missing from the listing")
 		}
 	}
 }

@@ -97,12 +97,3 @@ func firstLine(s, fallback string) string {
 	}
 	return fallback
 }
-
-// lastLine is s's last non-empty line, or fallback.
-func lastLine(s, fallback string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if l := strings.TrimSpace(lines[len(lines)-1]); l != "" {
-		return l
-	}
-	return fallback
-}

@@ -186,16 +186,31 @@ func (p *process) crashError(cfg *Config, during string) error {
 		BinaryName, p.pid(), cfg, during, p.exitReason()))
 }
 
-// exitReason says how the worker ended, with the last line it wrote.
+// exitReason says how the worker ended, with the last line it wrote (the
+// last two for libstdc++'s "terminate called after throwing ...",
+// "what(): ...", which says what librbd threw only on its second line).
 func (p *process) exitReason() string {
 	why := "it exited"
 	if p.waitErr != nil {
 		why = p.waitErr.Error()
 	}
-	if last := lastLine(p.stderr.String(), ""); last != "" {
+	if last := lastLines(p.stderr.String()); last != "" {
 		why += ": " + fmt.Sprintf("%q", last)
 	}
 	return why
+}
+
+// lastLines is s's last non-empty line, joined to the line before it when
+// it is libstdc++'s "what(): ...".
+func lastLines(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	last := strings.TrimSpace(lines[len(lines)-1])
+	if strings.HasPrefix(last, "what():") && len(lines) > 1 {
+		if prev := strings.TrimSpace(lines[len(lines)-2]); prev != "" {
+			return prev + ": " + last
+		}
+	}
+	return last
 }
 
 // stop closes the worker's stdin and its connection; it exits by itself.
@@ -216,18 +231,27 @@ func (p *process) kill(why string) {
 // died under it.
 func (p *process) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		callCtx, cancel := context.WithTimeoutCause(ctx, p.callTimeout, errHung)
-		defer cancel()
+		// Not a context deadline, which Connect would send the worker: it
+		// would answer deadline_exceeded itself (a call waiting for a slot
+		// that hung calls hold), as if that were its own error, racing
+		// this side's timer. Only this side ends a call that hung.
+		callCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+		defer cancel(nil)
+		stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
+		defer stop()
+		timer := time.AfterFunc(p.callTimeout, func() { cancel(errHung) })
+		defer timer.Stop()
 		resp, err := next(callCtx, req)
 		if err == nil {
 			return resp, nil
 		}
-		var ce *connect.Error
-		if errors.As(err, &ce) && ce.Meta().Get(errorHeader) != "" {
-			return nil, err // the worker's own answer
-		}
 		if ctx.Err() != nil {
-			return nil, err // the caller gave up
+			// The caller gave up: say so with its context's code
+			// (deadline_exceeded), not callCtx's (canceled).
+			if connect.CodeOf(err) == connect.CodeCanceled {
+				return nil, connect.NewError(connect.CodeOf(ctx.Err()), ctx.Err())
+			}
+			return nil, err
 		}
 		what := strings.TrimPrefix(req.Spec().Procedure, "/")
 		if errors.Is(context.Cause(callCtx), errHung) {
@@ -236,6 +260,10 @@ func (p *process) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf(
 				"%s: the Ceph worker for %s did not answer within %s (a Ceph call hung: is the cluster healthy?); it was stopped, and a new worker serves the next call",
 				what, p.cfg, p.callTimeout))
+		}
+		var ce *connect.Error
+		if errors.As(err, &ce) && ce.Meta().Get(errorHeader) != "" {
+			return nil, err // the worker's own answer
 		}
 		select {
 		case <-p.done:

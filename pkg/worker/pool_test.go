@@ -1,0 +1,511 @@
+package worker_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/otterscale/kubectl-otterscale/gen/kubectlotterscale/worker/v1/workerv1connect"
+	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
+	"github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1/storagev1connect"
+	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
+	"github.com/otterscale/kubectl-otterscale/pkg/worker"
+)
+
+// realWorker is why the real otterscale-ceph cannot be used here, nil
+// when $OTTERSCALE_CEPH_WORKER names it.
+var realWorker error
+
+// When a Pool starts this test binary, it is a fake worker (fakeConnect):
+// the Pool's side is tested against a worker that hangs, crashes or
+// aborts on demand, with no Ceph. The tests that need librados' own
+// answers run the real otterscale-ceph.
+func TestMain(m *testing.M) {
+	if os.Getenv(worker.StartedEnv) == "1" {
+		// As the real worker, die of SIGABRT rather than let Go's runtime
+		// turn it into a goroutine dump and exit 2.
+		resetSignal(syscall.SIGABRT)
+		os.Exit(worker.Serve(os.Args[1:], fakeConnect))
+	}
+	flag.Parse()
+	if testing.Short() {
+		realWorker = errors.New("no otterscale-ceph build in -short mode")
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		realWorker = cephenv.EnsureWorker(ctx, nil)
+		cancel()
+	}
+	os.Exit(m.Run())
+}
+
+// The fake worker's behaviours, chosen by the Config's MonHost.
+const (
+	fakeOK     = "fake"
+	fakeExit   = "fake-exit"   // exits with a complaint during the handshake
+	fakeAbort  = "fake-abort"  // aborts (SIGABRT) during the handshake
+	fakeRefuse = "fake-refuse" // refuses the key, as Ceph would
+)
+
+// The fake worker's ListImageSnapshots, by image name.
+const (
+	imageBlock = "block" // blocks until the call ends, after saying it arrived
+	imageAbort = "abort" // aborts the worker as librbd does
+)
+
+// libstdcxxAbort is what libstdc++ writes before abort() when librbd
+// throws where nothing catches.
+const libstdcxxAbort = "terminate called after throwing an instance of 'std::system_error'\n  what():  Invalid argument\n"
+
+// fakeConnect is the fake worker's "connection to Ceph". ConfFile names a
+// directory where each blocking call leaves a file as it arrives.
+func fakeConnect(cfg worker.Config) (worker.Handlers, error) {
+	switch cfg.MonHost {
+	case fakeExit:
+		fmt.Fprintln(os.Stderr, "fake worker: cannot go on")
+		os.Exit(1)
+	case fakeAbort:
+		abort()
+	case fakeRefuse:
+		return worker.Handlers{}, connect.NewError(connect.CodeUnauthenticated,
+			fmt.Errorf("connect to %s: the cluster refused client.%s's key", cfg, cfg.User))
+	}
+	return worker.Handlers{Storage: &fakeStorage{dir: cfg.ConfFile}, Worker: workerv1connect.UnimplementedWorkerServiceHandler{}}, nil
+}
+
+// abort ends the fake worker as librbd's abort ends the real one: killed
+// by SIGABRT, libstdc++'s words last on stderr.
+func abort() {
+	fmt.Fprint(os.Stderr, libstdcxxAbort)
+	_ = syscall.Kill(os.Getpid(), syscall.SIGABRT)
+	select {}
+}
+
+type fakeStorage struct {
+	storagev1connect.UnimplementedStorageServiceHandler
+	dir string
+}
+
+// ListImages answers one image named after the worker's pid, so that a
+// test sees which worker answered.
+func (f *fakeStorage) ListImages(_ context.Context, req *connect.Request[storagev1.ListImagesRequest]) (*connect.Response[storagev1.ListImagesResponse], error) {
+	return connect.NewResponse(&storagev1.ListImagesResponse{Images: []*storagev1.Image{{Name: strconv.Itoa(os.Getpid()), PoolName: req.Msg.GetPoolName()}}}), nil
+}
+
+func (f *fakeStorage) ListImageSnapshots(ctx context.Context, req *connect.Request[storagev1.ListImageSnapshotsRequest]) (*connect.Response[storagev1.ListImageSnapshotsResponse], error) {
+	switch req.Msg.GetImageName() {
+	case imageBlock:
+		if tmp, err := os.CreateTemp(f.dir, "arrived-*"); err == nil {
+			_ = tmp.Close()
+		}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	case imageAbort:
+		abort()
+	}
+	return connect.NewResponse(&storagev1.ListImageSnapshotsResponse{}), nil
+}
+
+// logs collects a Pool's log lines.
+type logs struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// fakePool is a Pool of fake workers (this test binary) logging to the
+// returned logs; Close runs at the test's end.
+func fakePool(t *testing.T, callTimeout time.Duration) (*worker.Pool, *logs) {
+	t.Helper()
+	l := &logs{}
+	p := worker.NewPool(worker.Options{Path: os.Args[0], CallTimeout: callTimeout, Logger: slog.New(slog.NewTextHandler(l, nil))})
+	t.Cleanup(func() {
+		p.Close()
+		waitNoChildren(t, filepath.Base(os.Args[0]))
+	})
+	return p, l
+}
+
+// secret is a key no message or log line may show: a well-formed cephx
+// key (type 1, a creation time, 16 secret bytes), so that librados takes it.
+var secret = func() string {
+	b := []byte{1, 0, 0x5e, 0x5e, 0x5e, 0x5e, 0, 0, 0, 0, 16, 0}
+	return base64.StdEncoding.EncodeToString(append(b, "never-show-this!"...))
+}()
+
+// fakeConfig is a Config for the fake worker behaving as mode; blocking
+// calls leave a file in the returned directory as they arrive.
+func fakeConfig(t *testing.T, mode string) (*worker.Config, string) {
+	t.Helper()
+	dir := t.TempDir()
+	return &worker.Config{MonHost: mode, User: "tester", Key: secret, ConfFile: dir, Source: "the test"}, dir
+}
+
+// waitNoChildren fails t unless every child of this process named comm
+// has gone (and was waited for) within ten seconds.
+func waitNoChildren(t *testing.T, comm string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pids := cephenv.Children(comm)
+		if len(pids) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("worker processes %v (%s) are left after Close", pids, comm)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitArrived waits until n blocking calls have reached the fake worker.
+func waitArrived(t *testing.T, dir string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		files, _ := filepath.Glob(filepath.Join(dir, "arrived-*"))
+		if len(files) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d calls reached the worker", len(files), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// servedBy answers the pid of the worker that answers ListImages.
+func servedBy(t *testing.T, p *worker.Pool, cfg *worker.Config) int {
+	t.Helper()
+	w, err := p.Get(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("get a worker: %v", err)
+	}
+	resp, err := w.Storage.ListImages(t.Context(), connect.NewRequest(&storagev1.ListImagesRequest{}))
+	if err != nil {
+		t.Fatalf("list images: %v", err)
+	}
+	pid, err := strconv.Atoi(resp.Msg.GetImages()[0].GetName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+func message(err error) string {
+	var ce *connect.Error
+	if errors.As(err, &ce) {
+		return ce.Message()
+	}
+	return fmt.Sprint(err)
+}
+
+// wantError fails t unless err has code and its message says each of want.
+func wantError(t *testing.T, what string, err error, code connect.Code, want ...string) {
+	t.Helper()
+	if connect.CodeOf(err) != code || err == nil {
+		t.Errorf("%s: %v, want %v", what, err, code)
+		return
+	}
+	for _, w := range want {
+		if !strings.Contains(message(err), w) {
+			t.Errorf("%s: message %q does not say %q", what, message(err), w)
+		}
+	}
+	if strings.Contains(fmt.Sprint(err), secret) {
+		t.Errorf("%s: the error shows the key: %v", what, err)
+	}
+}
+
+// brokenELF builds a real executable that needs a shared library which is
+// gone by the time it runs: the dynamic loader refuses it (exit 127)
+// before main, as it refuses otterscale-ceph on a host without librbd1.
+func brokenELF(t *testing.T, path string) {
+	t.Helper()
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("no gcc to build a broken executable with")
+	}
+	dir := t.TempDir()
+	write := func(name, src string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	lib := write("rbd.c", "int rbd(void) { return 0; }\n")
+	main := write("main.c", "int rbd(void);\nint main(void) { return rbd(); }\n")
+	for _, args := range [][]string{
+		{"-shared", "-fPIC", "-o", filepath.Join(dir, "librbdgone.so.1"), lib},
+		{"-o", path, main, filepath.Join(dir, "librbdgone.so.1")},
+	} {
+		if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+			t.Fatalf("gcc %v: %v\n%s", args, err, out)
+		}
+	}
+	if err := os.Remove(filepath.Join(dir, "librbdgone.so.1")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A worker that cannot start, or that ends during the handshake, answers
+// the first call with why; nothing hangs, and nothing is left running.
+func TestStartFailures(t *testing.T) {
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "broken", worker.BinaryName)
+	if err := os.Mkdir(filepath.Dir(broken), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	brokenELF(t, broken)
+	noCeph := filepath.Join(dir, "nocgo", worker.BinaryName)
+	if err := os.Mkdir(filepath.Dir(noCeph), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// What the build without cgo does.
+	if err := os.WriteFile(noCeph, []byte("#!/bin/sh\necho 'otterscale-ceph was built without Ceph support' >&2\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		path  string
+		mode  string
+		code  connect.Code
+		noCep bool
+		want  []string
+	}{
+		{"missing shared library", broken, fakeOK, connect.CodeFailedPrecondition, true, []string{broken, "librbdgone.so.1 is missing", "librbd1"}},
+		{"built without Ceph", noCeph, fakeOK, connect.CodeFailedPrecondition, true, []string{noCeph, "without Ceph support"}},
+		{"not there", filepath.Join(dir, "none", worker.BinaryName), fakeOK, connect.CodeFailedPrecondition, true, []string{"cannot be run"}},
+		{"exits during the handshake", os.Args[0], fakeExit, connect.CodeUnavailable, false, []string{"crashed while connecting", "exit status 1", "fake worker: cannot go on", "a new worker serves the next call"}},
+		{"aborts during the handshake", os.Args[0], fakeAbort, connect.CodeUnavailable, false, []string{"crashed while connecting", "signal: aborted", "Invalid argument"}},
+		{"refuses the key", os.Args[0], fakeRefuse, connect.CodeUnauthenticated, false, []string{"refused client.tester's key"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := &logs{}
+			p := worker.NewPool(worker.Options{Path: tt.path, Logger: slog.New(slog.NewTextHandler(l, nil))})
+			defer func() {
+				p.Close()
+				waitNoChildren(t, "")
+			}()
+			cfg, _ := fakeConfig(t, tt.mode)
+			for range 2 { // the second Get starts again, and fails the same way
+				_, err := p.Get(t.Context(), cfg)
+				wantError(t, "get", err, tt.code, tt.want...)
+				if got := errors.Is(err, worker.ErrNoCeph); got != tt.noCep {
+					t.Errorf("errors.Is(%v, ErrNoCeph) = %v, want %v", err, got, tt.noCep)
+				}
+			}
+			if strings.Contains(l.String(), secret) {
+				t.Errorf("the key is in the log:\n%s", l)
+			}
+		})
+	}
+}
+
+// Calls in flight when their worker is killed (SIGKILL, or SIGABRT as
+// librbd's abort) answer unavailable saying that the worker crashed and
+// how; the next call gets a new worker.
+func TestWorkerKilledMidCall(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGABRT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			p, l := fakePool(t, 0)
+			cfg, dir := fakeConfig(t, fakeOK)
+			before := servedBy(t, p, cfg)
+			w, err := p.Get(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const inFlight = 8
+			errs := make(chan error, inFlight)
+			for range inFlight {
+				go func() {
+					_, err := w.Storage.ListImageSnapshots(t.Context(), connect.NewRequest(&storagev1.ListImageSnapshotsRequest{PoolName: "p", ImageName: imageBlock}))
+					errs <- err
+				}()
+			}
+			waitArrived(t, dir, inFlight)
+			if err := syscall.Kill(before, sig); err != nil {
+				t.Fatal(err)
+			}
+			how := map[syscall.Signal]string{syscall.SIGKILL: "signal: killed", syscall.SIGABRT: "signal: aborted"}[sig]
+			for range inFlight {
+				wantError(t, "a call in flight", <-errs, connect.CodeUnavailable,
+					"crashed during otterscale.storage.v1.StorageService/ListImageSnapshots", how, "pid "+strconv.Itoa(before), "a new worker serves the next call")
+			}
+			if after := servedBy(t, p, cfg); after == before {
+				t.Errorf("the next call was served by the dead worker %d", before)
+			}
+			if !strings.Contains(l.String(), "Ceph worker died") || strings.Contains(l.String(), secret) {
+				t.Errorf("the log does not say the worker died, or shows the key:\n%s", l)
+			}
+		})
+	}
+}
+
+// A worker that aborts by itself mid-call (as librbd does) is reported
+// with libstdc++'s last words.
+func TestWorkerAbortsMidCall(t *testing.T) {
+	p, _ := fakePool(t, 0)
+	cfg, _ := fakeConfig(t, fakeOK)
+	before := servedBy(t, p, cfg)
+	w, err := p.Get(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.Storage.ListImageSnapshots(t.Context(), connect.NewRequest(&storagev1.ListImageSnapshotsRequest{PoolName: "p", ImageName: imageAbort}))
+	wantError(t, "the aborting call", err, connect.CodeUnavailable, "crashed during", "signal: aborted",
+		"terminate called after throwing an instance of 'std::system_error': what():  Invalid argument")
+	if after := servedBy(t, p, cfg); after == before {
+		t.Errorf("the next call was served by the dead worker %d", before)
+	}
+}
+
+// A call that outlasts the call timeout is ended, unavailable, saying that
+// a Ceph call hung; the worker is stopped, the calls it was serving say
+// why, and the next call gets a new worker. Another cluster's worker in the
+// same Pool goes on serving meanwhile.
+func TestHungCall(t *testing.T) {
+	p, l := fakePool(t, 2*time.Second)
+	cfg, dir := fakeConfig(t, fakeOK)
+	other, _ := fakeConfig(t, fakeOK)
+	other.Source = "another cluster"
+	before := servedBy(t, p, cfg)
+	otherPID := servedBy(t, p, other)
+	w, err := p.Get(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const inFlight = 4
+	errs := make(chan error, inFlight)
+	for range inFlight {
+		go func() {
+			_, err := w.Storage.ListImageSnapshots(t.Context(), connect.NewRequest(&storagev1.ListImageSnapshotsRequest{PoolName: "p", ImageName: imageBlock}))
+			errs <- err
+		}()
+	}
+	waitArrived(t, dir, inFlight)
+	if got := servedBy(t, p, other); got != otherPID {
+		t.Errorf("the other cluster's worker changed from %d to %d", otherPID, got)
+	}
+	for range inFlight {
+		err := <-errs
+		if !strings.Contains(message(err), "did not answer within 2s") {
+			wantError(t, "a call on the hung worker", err, connect.CodeUnavailable, "stopped because another call hung", "a new worker serves the next call")
+			continue
+		}
+		wantError(t, "a hung call", err, connect.CodeUnavailable, "ListImageSnapshots", "a Ceph call hung", "a new worker serves the next call")
+	}
+	if after := servedBy(t, p, cfg); after == before {
+		t.Errorf("the next call was served by the stopped worker %d", before)
+	}
+	if got := servedBy(t, p, other); got != otherPID {
+		t.Errorf("the other cluster's worker changed from %d to %d", otherPID, got)
+	}
+	if !strings.Contains(l.String(), "Ceph call hung") {
+		t.Errorf("the log does not say that a call hung:\n%s", l)
+	}
+}
+
+// Close stops every worker, the spare that Warm started included, and ends
+// the calls in flight; nothing is left running, and Get afterwards says
+// that the workers are stopping.
+func TestCloseStopsWorkers(t *testing.T) {
+	l := &logs{}
+	p := worker.NewPool(worker.Options{Path: os.Args[0], Logger: slog.New(slog.NewTextHandler(l, nil))})
+	comm := filepath.Base(os.Args[0])
+	a, dir := fakeConfig(t, fakeOK)
+	b, _ := fakeConfig(t, fakeOK)
+	b.Source = "another cluster"
+	servedBy(t, p, a)
+	servedBy(t, p, b)
+	p.Warm()
+	if n := len(cephenv.Children(comm)); n != 3 {
+		t.Errorf("%d workers run, want 3 (two clusters' and a spare)", n)
+	}
+	w, err := p.Get(t.Context(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 1)
+	go func() {
+		_, err := w.Storage.ListImageSnapshots(t.Context(), connect.NewRequest(&storagev1.ListImageSnapshotsRequest{PoolName: "p", ImageName: imageBlock}))
+		errs <- err
+	}()
+	waitArrived(t, dir, 1)
+	p.Close()
+	wantError(t, "a call in flight at Close", <-errs, connect.CodeUnavailable, "stopped")
+	waitNoChildren(t, comm)
+	_, err = p.Get(t.Context(), a)
+	wantError(t, "Get after Close", err, connect.CodeUnavailable, "stopping")
+	if strings.Contains(l.String(), "died") || strings.Contains(l.String(), secret) {
+		t.Errorf("Close's stops are logged as deaths, or the key is logged:\n%s", l)
+	}
+}
+
+// The real otterscale-ceph, given a distinctive key, never shows it: not
+// in the errors of a refused or unreachable connection, not in the Pool's
+// log.
+func TestRealWorkerNeverShowsTheKey(t *testing.T) {
+	if realWorker != nil {
+		t.Skip(realWorker)
+	}
+	l := &logs{}
+	p := worker.NewPool(worker.Options{Logger: slog.New(slog.NewTextHandler(l, nil))})
+	defer func() {
+		p.Close()
+		waitNoChildren(t, worker.BinaryName)
+	}()
+	for _, tt := range []struct {
+		name string
+		cfg  worker.Config
+		code connect.Code
+		want string
+	}{
+		{"nothing listens", worker.Config{MonHost: "127.0.0.1:1", User: "admin", Key: secret, Timeout: time.Second}, connect.CodeUnavailable, "unreachable"},
+		{"not a key", worker.Config{MonHost: "127.0.0.1:1", User: "admin", Key: "not base64 " + secret, Timeout: time.Second}, connect.CodeUnavailable, ""},
+		{"no such monitor host", worker.Config{MonHost: "no-such-host.invalid", User: "admin", Key: secret, Timeout: time.Second}, connect.CodeUnavailable, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := p.Get(t.Context(), &tt.cfg)
+			if err == nil {
+				t.Fatal("Get succeeded")
+			}
+			t.Logf("%v", err)
+			if strings.Contains(fmt.Sprint(err), secret) || strings.Contains(fmt.Sprintf("%+v", err), secret) {
+				t.Errorf("the error shows the key: %v", err)
+			}
+			if tt.want != "" {
+				wantError(t, "get", err, tt.code, tt.want)
+			}
+		})
+	}
+	if strings.Contains(l.String(), secret) {
+		t.Errorf("the key is in the log:\n%s", l)
+	}
+}

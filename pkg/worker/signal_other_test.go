@@ -1,0 +1,8 @@
+//go:build !linux
+
+package worker_test
+
+import "syscall"
+
+// resetSignal: the fake worker aborts as the real one only on Linux.
+func resetSignal(syscall.Signal) {}
