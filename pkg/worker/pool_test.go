@@ -20,29 +20,34 @@ import (
 
 	"connectrpc.com/connect"
 
-	"github.com/otterscale/kubectl-otterscale/gen/kubectlotterscale/worker/v1/workerv1connect"
 	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
-	"github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1/storagev1connect"
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
 	"github.com/otterscale/kubectl-otterscale/pkg/worker"
+	"github.com/otterscale/kubectl-otterscale/pkg/worker/internal/fake"
 )
 
 // realWorker is why the real otterscale-ceph cannot be used here, nil
 // when $OTTERSCALE_CEPH_WORKER names it.
 var realWorker error
 
-// When a Pool starts this test binary, it is a fake worker (fakeConnect):
-// the Pool's side is tested against a worker that hangs, crashes or
-// aborts on demand, with no Ceph. The tests that need librados' own
-// answers run the real otterscale-ceph.
+// fakeWorker is a fake otterscale-ceph (internal/fake/fakeworker): the
+// Pool's side is tested against a worker that hangs, crashes or aborts on
+// demand, with no Ceph. The tests that need librados' own answers run the
+// real otterscale-ceph.
+var fakeWorker string
+
 func TestMain(m *testing.M) {
-	if os.Getenv(worker.StartedEnv) == "1" {
-		// As the real worker, die of SIGABRT rather than let Go's runtime
-		// turn it into a goroutine dump and exit 2.
-		resetSignal(syscall.SIGABRT)
-		os.Exit(worker.Serve(os.Args[1:], fakeConnect))
-	}
 	flag.Parse()
+	dir, err := os.MkdirTemp("", "fakeworker-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fakeWorker = filepath.Join(dir, "fakeworker")
+	if out, err := exec.Command("go", "build", "-o", fakeWorker, "./internal/fake/fakeworker").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build the fake worker: %v\n%s", err, out)
+		os.Exit(1)
+	}
 	if testing.Short() {
 		realWorker = errors.New("no otterscale-ceph build in -short mode")
 	} else {
@@ -50,74 +55,9 @@ func TestMain(m *testing.M) {
 		realWorker = cephenv.EnsureWorker(ctx, nil)
 		cancel()
 	}
-	os.Exit(m.Run())
-}
-
-// The fake worker's behaviours, chosen by the Config's MonHost.
-const (
-	fakeOK     = "fake"
-	fakeExit   = "fake-exit"   // exits with a complaint during the handshake
-	fakeAbort  = "fake-abort"  // aborts (SIGABRT) during the handshake
-	fakeRefuse = "fake-refuse" // refuses the key, as Ceph would
-)
-
-// The fake worker's ListImageSnapshots, by image name.
-const (
-	imageBlock = "block" // blocks until the call ends, after saying it arrived
-	imageAbort = "abort" // aborts the worker as librbd does
-)
-
-// libstdcxxAbort is what libstdc++ writes before abort() when librbd
-// throws where nothing catches.
-const libstdcxxAbort = "terminate called after throwing an instance of 'std::system_error'\n  what():  Invalid argument\n"
-
-// fakeConnect is the fake worker's "connection to Ceph". ConfFile names a
-// directory where each blocking call leaves a file as it arrives.
-func fakeConnect(cfg worker.Config) (worker.Handlers, error) {
-	switch cfg.MonHost {
-	case fakeExit:
-		fmt.Fprintln(os.Stderr, "fake worker: cannot go on")
-		os.Exit(1)
-	case fakeAbort:
-		abort()
-	case fakeRefuse:
-		return worker.Handlers{}, connect.NewError(connect.CodeUnauthenticated,
-			fmt.Errorf("connect to %s: the cluster refused client.%s's key", cfg, cfg.User))
-	}
-	return worker.Handlers{Storage: &fakeStorage{dir: cfg.ConfFile}, Worker: workerv1connect.UnimplementedWorkerServiceHandler{}}, nil
-}
-
-// abort ends the fake worker as librbd's abort ends the real one: killed
-// by SIGABRT, libstdc++'s words last on stderr.
-func abort() {
-	fmt.Fprint(os.Stderr, libstdcxxAbort)
-	_ = syscall.Kill(os.Getpid(), syscall.SIGABRT)
-	select {}
-}
-
-type fakeStorage struct {
-	storagev1connect.UnimplementedStorageServiceHandler
-	dir string
-}
-
-// ListImages answers one image named after the worker's pid, so that a
-// test sees which worker answered.
-func (f *fakeStorage) ListImages(_ context.Context, req *connect.Request[storagev1.ListImagesRequest]) (*connect.Response[storagev1.ListImagesResponse], error) {
-	return connect.NewResponse(&storagev1.ListImagesResponse{Images: []*storagev1.Image{{Name: strconv.Itoa(os.Getpid()), PoolName: req.Msg.GetPoolName()}}}), nil
-}
-
-func (f *fakeStorage) ListImageSnapshots(ctx context.Context, req *connect.Request[storagev1.ListImageSnapshotsRequest]) (*connect.Response[storagev1.ListImageSnapshotsResponse], error) {
-	switch req.Msg.GetImageName() {
-	case imageBlock:
-		if tmp, err := os.CreateTemp(f.dir, "arrived-*"); err == nil {
-			_ = tmp.Close()
-		}
-		<-ctx.Done()
-		return nil, ctx.Err()
-	case imageAbort:
-		abort()
-	}
-	return connect.NewResponse(&storagev1.ListImageSnapshotsResponse{}), nil
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // logs collects a Pool's log lines.
@@ -143,10 +83,10 @@ func (l *logs) String() string {
 func fakePool(t *testing.T, callTimeout time.Duration) (*worker.Pool, *logs) {
 	t.Helper()
 	l := &logs{}
-	p := worker.NewPool(worker.Options{Path: os.Args[0], CallTimeout: callTimeout, Logger: slog.New(slog.NewTextHandler(l, nil))})
+	p := worker.NewPool(worker.Options{Path: fakeWorker, CallTimeout: callTimeout, Logger: slog.New(slog.NewTextHandler(l, nil))})
 	t.Cleanup(func() {
 		p.Close()
-		waitNoChildren(t, filepath.Base(os.Args[0]))
+		waitNoChildren(t, filepath.Base(fakeWorker))
 	})
 	return p, l
 }
@@ -299,12 +239,12 @@ func TestStartFailures(t *testing.T) {
 		noCep bool
 		want  []string
 	}{
-		{"missing shared library", broken, fakeOK, connect.CodeFailedPrecondition, true, []string{broken, "librbdgone.so.1 is missing", "librbd1"}},
-		{"built without Ceph", noCeph, fakeOK, connect.CodeFailedPrecondition, true, []string{noCeph, "without Ceph support"}},
-		{"not there", filepath.Join(dir, "none", worker.BinaryName), fakeOK, connect.CodeFailedPrecondition, true, []string{"cannot be run"}},
-		{"exits during the handshake", os.Args[0], fakeExit, connect.CodeUnavailable, false, []string{"crashed while connecting", "exit status 1", "fake worker: cannot go on", "a new worker serves the next call"}},
-		{"aborts during the handshake", os.Args[0], fakeAbort, connect.CodeUnavailable, false, []string{"crashed while connecting", "signal: aborted", "Invalid argument"}},
-		{"refuses the key", os.Args[0], fakeRefuse, connect.CodeUnauthenticated, false, []string{"refused client.tester's key"}},
+		{"missing shared library", broken, fake.OK, connect.CodeFailedPrecondition, true, []string{broken, "librbdgone.so.1 is missing", "librbd1"}},
+		{"built without Ceph", noCeph, fake.OK, connect.CodeFailedPrecondition, true, []string{noCeph, "without Ceph support"}},
+		{"not there", filepath.Join(dir, "none", worker.BinaryName), fake.OK, connect.CodeFailedPrecondition, true, []string{"cannot be run"}},
+		{"exits during the handshake", fakeWorker, fake.Exit, connect.CodeUnavailable, false, []string{"crashed while connecting", "exit status 1", "fake worker: cannot go on", "a new worker serves the next call"}},
+		{"aborts during the handshake", fakeWorker, fake.Abort, connect.CodeUnavailable, false, []string{"crashed while connecting", "signal: aborted", "Invalid argument"}},
+		{"refuses the key", fakeWorker, fake.Refuse, connect.CodeUnauthenticated, false, []string{"refused client.tester's key"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			l := &logs{}
@@ -335,7 +275,7 @@ func TestWorkerKilledMidCall(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGABRT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			p, l := fakePool(t, 0)
-			cfg, dir := fakeConfig(t, fakeOK)
+			cfg, dir := fakeConfig(t, fake.OK)
 			before := servedBy(t, p, cfg)
 			w, err := p.Get(t.Context(), cfg)
 			if err != nil {
@@ -345,7 +285,7 @@ func TestWorkerKilledMidCall(t *testing.T) {
 			errs := make(chan error, inFlight)
 			for range inFlight {
 				go func() {
-					_, err := w.Storage.ListImageSnapshots(t.Context(), connect.NewRequest(&storagev1.ListImageSnapshotsRequest{PoolName: "p", ImageName: imageBlock}))
+					_, err := w.Storage.ListImageSnapshots(t.Context(), connect.NewRequest(&storagev1.ListImageSnapshotsRequest{PoolName: "p", ImageName: fake.ImageBlock}))
 					errs <- err
 				}()
 			}
@@ -372,13 +312,13 @@ func TestWorkerKilledMidCall(t *testing.T) {
 // with libstdc++'s last words.
 func TestWorkerAbortsMidCall(t *testing.T) {
 	p, _ := fakePool(t, 0)
-	cfg, _ := fakeConfig(t, fakeOK)
+	cfg, _ := fakeConfig(t, fake.OK)
 	before := servedBy(t, p, cfg)
 	w, err := p.Get(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = w.Storage.ListImageSnapshots(t.Context(), connect.NewRequest(&storagev1.ListImageSnapshotsRequest{PoolName: "p", ImageName: imageAbort}))
+	_, err = w.Storage.ListImageSnapshots(t.Context(), connect.NewRequest(&storagev1.ListImageSnapshotsRequest{PoolName: "p", ImageName: fake.ImageAbort}))
 	wantError(t, "the aborting call", err, connect.CodeUnavailable, "crashed during", "signal: aborted",
 		"terminate called after throwing an instance of 'std::system_error': what():  Invalid argument")
 	if after := servedBy(t, p, cfg); after == before {
@@ -392,8 +332,8 @@ func TestWorkerAbortsMidCall(t *testing.T) {
 // same Pool goes on serving meanwhile.
 func TestHungCall(t *testing.T) {
 	p, l := fakePool(t, 2*time.Second)
-	cfg, dir := fakeConfig(t, fakeOK)
-	other, _ := fakeConfig(t, fakeOK)
+	cfg, dir := fakeConfig(t, fake.OK)
+	other, _ := fakeConfig(t, fake.OK)
 	other.Source = "another cluster"
 	before := servedBy(t, p, cfg)
 	otherPID := servedBy(t, p, other)
@@ -405,7 +345,7 @@ func TestHungCall(t *testing.T) {
 	errs := make(chan error, inFlight)
 	for range inFlight {
 		go func() {
-			_, err := w.Storage.ListImageSnapshots(t.Context(), connect.NewRequest(&storagev1.ListImageSnapshotsRequest{PoolName: "p", ImageName: imageBlock}))
+			_, err := w.Storage.ListImageSnapshots(t.Context(), connect.NewRequest(&storagev1.ListImageSnapshotsRequest{PoolName: "p", ImageName: fake.ImageBlock}))
 			errs <- err
 		}()
 	}
@@ -437,10 +377,10 @@ func TestHungCall(t *testing.T) {
 // that the workers are stopping.
 func TestCloseStopsWorkers(t *testing.T) {
 	l := &logs{}
-	p := worker.NewPool(worker.Options{Path: os.Args[0], Logger: slog.New(slog.NewTextHandler(l, nil))})
-	comm := filepath.Base(os.Args[0])
-	a, dir := fakeConfig(t, fakeOK)
-	b, _ := fakeConfig(t, fakeOK)
+	p := worker.NewPool(worker.Options{Path: fakeWorker, Logger: slog.New(slog.NewTextHandler(l, nil))})
+	comm := filepath.Base(fakeWorker)
+	a, dir := fakeConfig(t, fake.OK)
+	b, _ := fakeConfig(t, fake.OK)
 	b.Source = "another cluster"
 	servedBy(t, p, a)
 	servedBy(t, p, b)
@@ -454,7 +394,7 @@ func TestCloseStopsWorkers(t *testing.T) {
 	}
 	errs := make(chan error, 1)
 	go func() {
-		_, err := w.Storage.ListImageSnapshots(t.Context(), connect.NewRequest(&storagev1.ListImageSnapshotsRequest{PoolName: "p", ImageName: imageBlock}))
+		_, err := w.Storage.ListImageSnapshots(t.Context(), connect.NewRequest(&storagev1.ListImageSnapshotsRequest{PoolName: "p", ImageName: fake.ImageBlock}))
 		errs <- err
 	}()
 	waitArrived(t, dir, 1)
