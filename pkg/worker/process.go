@@ -122,10 +122,8 @@ func (p *process) configure(cfg *Config, k string, callTimeout time.Duration, po
 		}
 		close(answered)
 	}()
-	if _, err := p.stdin.Write(append(data, '\n')); err != nil {
-		// It died before reading: the answer's absence says why.
-		_ = err
-	}
+	// A worker that died before reading says why by its missing answer.
+	_, _ = p.stdin.Write(append(data, '\n'))
 	// Connecting is bounded by the worker's timeout; starting it and
 	// librados is not, but takes well under a second.
 	timer := time.NewTimer(2*cfg.timeout() + 10*time.Second)
