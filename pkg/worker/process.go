@@ -69,13 +69,8 @@ func adopt(proc *spawn.Proc, log *slog.Logger) (*process, error) {
 	_ = proc.Socket.Close()
 	if err == nil {
 		p := &process{cmd: proc.Cmd, stdin: proc.Stdin, stdout: proc.Stdout, stderr: proc.Stderr, conn: conn, log: log, started: proc.Started, done: make(chan struct{})}
-		// Requests go over this one connection; the worker serves it
-		// with HTTP/2 as soon as it has connected to Ceph.
-		if p.cc, err = (&http2.Transport{AllowHTTP: true, StrictMaxConcurrentStreams: true}).NewClientConn(conn); err == nil {
-			go p.wait()
-			return p, nil
-		}
-		_ = conn.Close()
+		go p.wait()
+		return p, nil
 	}
 	_ = proc.Stdin.Close()
 	_ = proc.Cmd.Process.Kill()
@@ -145,6 +140,21 @@ func (p *process) configure(cfg *Config, k string, callTimeout time.Duration, po
 		p.kill("timeout")
 		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("connect to %s: the Ceph worker did not connect within %s; it was stopped", cfg, 2*cfg.timeout()+10*time.Second))
 	}
+	// Requests go over the one connection, which the worker serves with
+	// HTTP/2 now that it has connected to Ceph. (Written any earlier, the
+	// client's preface would meet a worker that died at start, say of a
+	// missing library, as a broken pipe instead of its exit status.)
+	cc, err := (&http2.Transport{AllowHTTP: true, StrictMaxConcurrentStreams: true}).NewClientConn(p.conn)
+	if err != nil {
+		select {
+		case <-p.done:
+			return p.crashError(cfg, "while connecting")
+		case <-time.After(exitWait):
+			p.kill("")
+			return connect.NewError(connect.CodeUnavailable, fmt.Errorf("connect to %s: the Ceph worker's connection failed: %w", cfg, err))
+		}
+	}
+	p.cc = cc
 	p.cfg, p.key, p.callTimeout = cfg, k, callTimeout
 	client := connClient{p.cc}
 	opts := connect.WithInterceptors(p)
