@@ -26,39 +26,6 @@ func buildPlugin(t *testing.T, path string) {
 	}
 }
 
-// brokenELF builds a real executable that needs a shared library which is
-// gone by the time it runs: the dynamic loader refuses it (exit 127) before
-// main, as it refuses otterscale-ceph on a host without librbd1.
-func brokenELF(t *testing.T, path string) {
-	t.Helper()
-	dir := t.TempDir()
-	write := func(name, src string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	lib := write("gone.c", "int gone(void) { return 0; }\n")
-	main := write("main.c", "int gone(void);\nint main(void) { return gone(); }\n")
-	for _, args := range [][]string{
-		{"-shared", "-fPIC", "-o", filepath.Join(dir, "libgone.so"), lib},
-		{"-o", path, main, "-L" + dir, "-lgone"},
-	} {
-		if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
-			t.Fatalf("gcc %v: %v\n%s", args, err, out)
-		}
-	}
-	if err := os.Remove(filepath.Join(dir, "libgone.so")); err != nil {
-		t.Fatal(err)
-	}
-	err := exec.Command(path).Run()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 127 {
-		t.Fatalf("the broken helper ran: %v", err)
-	}
-}
-
 func copyFile(t *testing.T, from, to string) {
 	t.Helper()
 	data, err := os.ReadFile(from)
@@ -166,7 +133,7 @@ func TestReleaseLayoutRunsCephWorker(t *testing.T) {
 	broken := t.TempDir()
 	brokenSelf := filepath.Join(broken, "kubectl-otterscale")
 	copyFile(t, self, brokenSelf)
-	brokenELF(t, filepath.Join(broken, worker.BinaryName))
+	cephenv.BrokenBinary(t, filepath.Join(broken, worker.BinaryName), "libgone.so")
 	r = runBinary(t, basePath, brokenSelf, "dv", "list", "--kubeconfig", env.Kubeconfig, "-A")
 	if r.code != 0 || strings.Contains(r.stderr, "otterscale-ceph") {
 		t.Errorf("dv list beside a broken worker: exit %d, stderr %q", r.code, r.stderr)

@@ -183,37 +183,6 @@ func wantError(t *testing.T, what string, err error, code connect.Code, want ...
 	}
 }
 
-// brokenELF builds a real executable that needs a shared library which is
-// gone by the time it runs: the dynamic loader refuses it (exit 127)
-// before main, as it refuses otterscale-ceph on a host without librbd1.
-func brokenELF(t *testing.T, path string) {
-	t.Helper()
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("no gcc to build a broken executable with")
-	}
-	dir := t.TempDir()
-	write := func(name, src string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	lib := write("rbd.c", "int rbd(void) { return 0; }\n")
-	main := write("main.c", "int rbd(void);\nint main(void) { return rbd(); }\n")
-	for _, args := range [][]string{
-		{"-shared", "-fPIC", "-o", filepath.Join(dir, "librbdgone.so.1"), lib},
-		{"-o", path, main, filepath.Join(dir, "librbdgone.so.1")},
-	} {
-		if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
-			t.Fatalf("gcc %v: %v\n%s", args, err, out)
-		}
-	}
-	if err := os.Remove(filepath.Join(dir, "librbdgone.so.1")); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // A worker that cannot start, or that ends during the handshake, answers
 // the first call with why; nothing hangs, and nothing is left running.
 func TestStartFailures(t *testing.T) {
@@ -222,7 +191,7 @@ func TestStartFailures(t *testing.T) {
 	if err := os.Mkdir(filepath.Dir(broken), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	brokenELF(t, broken)
+	cephenv.BrokenBinary(t, broken, "librbdgone.so.1")
 	noCeph := filepath.Join(dir, "nocgo", worker.BinaryName)
 	if err := os.Mkdir(filepath.Dir(noCeph), 0o755); err != nil {
 		t.Fatal(err)
