@@ -11,9 +11,9 @@ import (
 
 // BrokenBinary builds, at path, a real executable that needs the shared
 // library lib (say "librbdgone.so.1"), which is gone by the time it runs:
-// the dynamic loader refuses it (exit 127) before main, as it refuses
-// otterscale-ceph on a host without librbd1. It needs gcc, which the
-// Ceph-enabled build needs too.
+// the dynamic loader refuses it (exit 127) before main, naming lib as it
+// names librbd.so.1 when it refuses otterscale-ceph on a host without
+// librbd1. It needs gcc, which the Ceph-enabled build needs too.
 func BrokenBinary(t testing.TB, path, lib string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -30,7 +30,7 @@ func BrokenBinary(t testing.TB, path, lib string) {
 	so := filepath.Join(dir, lib)
 	for _, args := range [][]string{
 		{"-shared", "-fPIC", "-o", so, src},
-		{"-o", path, main, so},
+		{"-o", path, main, "-L" + dir, "-l:" + lib},
 	} {
 		if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
 			t.Fatalf("gcc %v: %v\n%s", args, err, out)

@@ -4,10 +4,7 @@ package ceph
 
 import (
 	"encoding/json"
-	"fmt"
 	"sort"
-
-	"github.com/ceph/go-ceph/rbd"
 )
 
 // poolNames lists the pools, keeping those enabled for rbd when the
@@ -68,12 +65,7 @@ func (b *cluster) imageNames(pool string) ([]string, error) {
 		return nil, err
 	}
 	defer ioctx.Destroy()
-	names, err := rbd.GetImageNames(ioctx)
-	if err != nil {
-		return nil, cephError(err, fmt.Sprintf("list images in pool %q", pool))
-	}
-	sort.Strings(names)
-	return names, nil
+	return sortedImageNames(ioctx, pool)
 }
 
 func (b *cluster) snapshotNames(pool, image string) ([]string, error) {

@@ -526,17 +526,26 @@ func (b *cluster) listImages(pool string) ([]*storagev1.Image, error) {
 	return out, nil
 }
 
+// sortedImageNames lists the images of the pool ioctx is open on.
+func sortedImageNames(ioctx *rados.IOContext, pool string) ([]string, error) {
+	names, err := rbd.GetImageNames(ioctx)
+	if err != nil {
+		return nil, cephError(err, fmt.Sprintf("list images in pool %q", pool))
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
 func (b *cluster) poolImages(pool string) ([]*storagev1.Image, error) {
 	ioctx, err := b.ioctx(pool)
 	if err != nil {
 		return nil, err
 	}
 	defer ioctx.Destroy()
-	names, err := rbd.GetImageNames(ioctx)
+	names, err := sortedImageNames(ioctx, pool)
 	if err != nil {
-		return nil, cephError(err, fmt.Sprintf("list images in pool %q", pool))
+		return nil, err
 	}
-	sort.Strings(names)
 	out := make([]*storagev1.Image, 0, len(names))
 	for _, name := range names {
 		img, err := b.image(ioctx, pool, name)
