@@ -187,8 +187,8 @@ test-unit: ## the fast tests that need no API server
 
 # Release archives, the Krew manifest and goreleaser (README, "Install").
 # Every archive's kubectl-otterscale is the cgo-free build; the linux/amd64
-# archive also carries otterscale-ceph, the Ceph-enabled build, which the
-# cgo-free binary hands its RBD commands to. Builds are reproducible: the
+# archive also carries otterscale-ceph, the Ceph worker (cgo), in which the
+# cgo-free binary runs its Ceph calls. Builds are reproducible: the
 # archives' times and the stamped date are the commit's.
 DIST_PLATFORMS ?= linux/amd64,linux/arm64,darwin/amd64,darwin/arm64,windows/amd64,windows/arm64
 # Krew wants a semantic version. A VERSION given on the command line is used

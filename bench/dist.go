@@ -97,7 +97,7 @@ func measureDist(ctx context.Context, distDir, kubectlFile, tmp string, n int) (
 	}
 	// kubectl's copy sits in a directory of its own, and the plugin's
 	// without otterscale-ceph beside it, so that `version` starts only
-	// itself (it would probe a helper it found).
+	// itself (it would run the worker it found to see that it starts).
 	kdir, pdir := filepath.Join(dir, "kubectl"), filepath.Join(dir, "plugin")
 	for _, p := range [][2]string{
 		{kubectlFile, filepath.Join(kdir, "kubectl")},
@@ -112,7 +112,7 @@ func measureDist(ctx context.Context, distDir, kubectlFile, tmp string, n int) (
 		{label: "kubectl version --client", path: filepath.Join(kdir, "kubectl"), args: []string{"version", "--client"}},
 	}
 	if _, err := os.Stat(filepath.Join(dir, "otterscale-ceph")); err == nil {
-		d.cold = append(d.cold, &coldCommand{label: "otterscale-ceph version (Ceph-enabled)", path: filepath.Join(dir, "otterscale-ceph"), args: []string{"version"}})
+		d.cold = append(d.cold, &coldCommand{label: "otterscale-ceph version (the Ceph worker)", path: filepath.Join(dir, "otterscale-ceph"), args: []string{"version"}})
 	}
 	env := []string{"PATH=", "HOME=" + dir}
 	for i := range n {
