@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime/pprof"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -113,7 +115,11 @@ func serve(t *testing.T, services proxy.Services, opts proxy.Options) *running {
 	go func() { r.done <- srv.Serve(ctx) }()
 	t.Cleanup(func() {
 		if err := r.stop(15 * time.Second); err != nil {
-			t.Errorf("stop the proxy: %v", err)
+			// What held the shutdown up is in some goroutine's stack
+			// (this once failed in a clean-clone run, never alone).
+			var stacks strings.Builder
+			_ = pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+			t.Errorf("stop the proxy: %v\n%s", err, stacks.String())
 		}
 	})
 	return r
