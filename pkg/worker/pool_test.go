@@ -237,6 +237,21 @@ func TestStartFailures(t *testing.T) {
 	}
 }
 
+// blockCalls starts n calls that block in the fake worker, waits until
+// each has arrived, and answers their errors as they end.
+func blockCalls(t *testing.T, w *worker.Worker, dir string, n int) <-chan error {
+	t.Helper()
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := w.Storage.ListImageSnapshots(t.Context(), connect.NewRequest(&storagev1.ListImageSnapshotsRequest{PoolName: "p", ImageName: fake.ImageBlock}))
+			errs <- err
+		}()
+	}
+	waitArrived(t, dir, n)
+	return errs
+}
+
 // Calls in flight when their worker is killed (SIGKILL, or SIGABRT as
 // librbd's abort) answer unavailable saying that the worker crashed and
 // how; the next call gets a new worker.
@@ -251,14 +266,7 @@ func TestWorkerKilledMidCall(t *testing.T) {
 				t.Fatal(err)
 			}
 			const inFlight = 8
-			errs := make(chan error, inFlight)
-			for range inFlight {
-				go func() {
-					_, err := w.Storage.ListImageSnapshots(t.Context(), connect.NewRequest(&storagev1.ListImageSnapshotsRequest{PoolName: "p", ImageName: fake.ImageBlock}))
-					errs <- err
-				}()
-			}
-			waitArrived(t, dir, inFlight)
+			errs := blockCalls(t, w, dir, inFlight)
 			if err := syscall.Kill(before, sig); err != nil {
 				t.Fatal(err)
 			}
@@ -311,14 +319,7 @@ func TestHungCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	const inFlight = 4
-	errs := make(chan error, inFlight)
-	for range inFlight {
-		go func() {
-			_, err := w.Storage.ListImageSnapshots(t.Context(), connect.NewRequest(&storagev1.ListImageSnapshotsRequest{PoolName: "p", ImageName: fake.ImageBlock}))
-			errs <- err
-		}()
-	}
-	waitArrived(t, dir, inFlight)
+	errs := blockCalls(t, w, dir, inFlight)
 	if got := servedBy(t, p, other); got != otherPID {
 		t.Errorf("the other cluster's worker changed from %d to %d", otherPID, got)
 	}
@@ -361,12 +362,7 @@ func TestCloseStopsWorkers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	errs := make(chan error, 1)
-	go func() {
-		_, err := w.Storage.ListImageSnapshots(t.Context(), connect.NewRequest(&storagev1.ListImageSnapshotsRequest{PoolName: "p", ImageName: fake.ImageBlock}))
-		errs <- err
-	}()
-	waitArrived(t, dir, 1)
+	errs := blockCalls(t, w, dir, 1)
 	p.Close()
 	wantError(t, "a call in flight at Close", <-errs, connect.CodeUnavailable, "stopped")
 	waitNoChildren(t, comm)
