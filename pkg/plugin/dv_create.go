@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
@@ -43,7 +42,7 @@ type CreateOptions struct {
 	VolumeMode   string
 	ForceBind    bool
 	Wait         bool
-	Timeout      time.Duration
+	WaitFlags    WaitFlags
 
 	f       *Factory
 	request *instancev1.CreateDataVolumeRequest
@@ -51,7 +50,7 @@ type CreateOptions struct {
 
 // NewCmdCreate returns `kubectl otterscale datavolume create`.
 func NewCmdCreate(f *Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &CreateOptions{IOStreams: streams, f: f, Timeout: DefaultWaitTimeout}
+	o := &CreateOptions{IOStreams: streams, f: f, WaitFlags: defaultWaitFlags()}
 	cmd := &cobra.Command{
 		Use:     "create NAME --size SIZE [--blank | --url URL | --clone [NAMESPACE/]CLAIM]",
 		Short:   "Create a DataVolume: a blank disk, an HTTP(S) import or a clone",
@@ -74,7 +73,7 @@ func NewCmdCreate(f *Factory, streams genericiooptions.IOStreams) *cobra.Command
 	completeFlag(cmd, "storage-class", completeStorageClasses(f))
 	completeFlag(cmd, "access-mode", fixed("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"))
 	completeFlag(cmd, "volume-mode", fixed("Filesystem", "Block"))
-	addWaitFlags(cmd, &o.Timeout, nil)
+	o.WaitFlags.add(cmd, nil)
 	o.PrintFlags.AddFlags(cmd, false)
 	return cmd
 }
@@ -129,8 +128,8 @@ func (o *CreateOptions) Validate() error {
 	if o.Size == "" && o.Clone == "" {
 		return usageErrorf("--size is required (e.g. --size 10Gi), except with --clone")
 	}
-	if o.Timeout <= 0 {
-		return usageErrorf("--timeout: must be positive, got %s", o.Timeout)
+	if err := o.WaitFlags.validate(); err != nil {
+		return err
 	}
 	return o.PrintFlags.Validate()
 }
@@ -154,5 +153,5 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	if err != nil || !o.Wait {
 		return err
 	}
-	return waitFor(ctx, o.f, o.IOStreams, ns, o.request.GetName(), o.Timeout, o.PrintFlags.Output == "json", true)
+	return waitFor(ctx, o.f, o.IOStreams, ns, o.request.GetName(), o.WaitFlags, o.PrintFlags.Output == "json", true)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
+	"github.com/otterscale/kubectl-otterscale/pkg/follow"
 )
 
 // The golden files are the final frame of a real program at 100x20 with the
@@ -110,15 +111,15 @@ func TestGoldenWaitProgress(t *testing.T) {
 	rs := goldenScene()
 	m := NewWait(scene(rs), WaitOptions{Namespace: "vms", Name: "windows-2022", Timeout: time.Hour, Now: fixedNow})
 	final := runGolden(t, m, "restarts 3", press("ctrl+c"))
-	if got := WaitResultOf(final); got.Outcome != Interrupted || got.Message != MessageInterrupted {
+	if got := WaitResultOf(final); got.Outcome != follow.Interrupted || got.Message != follow.MessageInterrupted {
 		t.Errorf("result = %+v", got)
 	}
 }
 
 func TestGoldenWaitBlocked(t *testing.T) {
 	m := NewWait(scene(goldenScene()), WaitOptions{Namespace: "vms", Name: "fedora-41", Now: fixedNow})
-	final := runGolden(t, m, "force-bind")
-	if got := WaitResultOf(final); got.Outcome != Blocked || got.Reason != "WaitForFirstConsumer" {
+	final := runGolden(t, m, "blocked:")
+	if got := WaitResultOf(final); got.Outcome != follow.Blocked || got.Reason != "WaitForFirstConsumer" {
 		t.Errorf("result = %+v", got)
 	}
 }
@@ -139,7 +140,7 @@ func TestGoldenWaitSucceeded(t *testing.T) {
 	ch <- modified(done)
 	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second))
 	teatest.RequireEqualOutput(t, []byte(final.View().Content))
-	if got := WaitResultOf(final); got.Outcome != Succeeded {
+	if got := WaitResultOf(final); got.Outcome != follow.Succeeded {
 		t.Errorf("result = %+v", got)
 	}
 }

@@ -7,63 +7,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
+	"github.com/otterscale/kubectl-otterscale/pkg/follow"
 )
-
-func TestClassify(t *testing.T) {
-	failed := withPhase(importing("vms", "dv1", "12.00%"), "Failed", "12.00%")
-	failed.Conditions[1] = &instancev1.DataVolume_Condition{Type: "Running", Status: "False", Reason: "ImportFailed", Message: "Unable to connect to http data source: expected status code 200, got 404"}
-	provisioningFailed := &instancev1.Event{
-		Type: "Warning", Reason: "ProvisioningFailed", DataVolume: "dv1", Namespace: "vms", Object: "PersistentVolumeClaim/dv1",
-		Message: `storageclass.storage.k8s.io "fast" not found`, LastSeenAt: ts(time.Minute),
-	}
-	claimNotValid := &instancev1.Event{
-		Type: "Warning", Reason: "ErrClaimNotValid", DataVolume: "dv1", Namespace: "vms",
-		Message: "DataVolume.storage spec is missing accessMode and volumeMode", LastSeenAt: ts(time.Minute),
-	}
-	stale := &instancev1.Event{
-		Type: "Warning", Reason: "ProvisioningFailed", DataVolume: "dv1", Namespace: "vms",
-		Message: "from a DataVolume of the same name deleted an hour ago", LastSeenAt: ts(time.Hour),
-	}
-	normal := &instancev1.Event{Type: "Normal", Reason: "ImportScheduled", DataVolume: "dv1", Namespace: "vms", LastSeenAt: ts(time.Minute)}
-
-	tests := []struct {
-		name   string
-		dv     *instancev1.DataVolume
-		events []*instancev1.Event
-		done   bool
-		want   WaitResult
-	}{
-		{"nothing yet", nil, nil, false, WaitResult{}},
-		{"importing", importing("vms", "dv1", "45.67%"), nil, false, WaitResult{}},
-		{"importing with normal events", importing("vms", "dv1", "45.67%"), []*instancev1.Event{normal}, false, WaitResult{}},
-		{"succeeded", withPhase(importing("vms", "dv1", "100.0%"), "Succeeded", "100.0%"), nil, true,
-			WaitResult{Outcome: Succeeded, Reason: "Succeeded"}},
-		{"succeeded despite an old warning", withPhase(importing("vms", "dv1", "100.0%"), "Succeeded", "100.0%"), []*instancev1.Event{provisioningFailed}, true,
-			WaitResult{Outcome: Succeeded, Reason: "Succeeded"}},
-		{"failed", failed, nil, true, WaitResult{Outcome: Failed, Reason: "ImportFailed",
-			Message: "Unable to connect to http data source: expected status code 200, got 404"}},
-		{"failed without conditions", &instancev1.DataVolume{Name: "dv1", Phase: "Failed"}, nil, true, WaitResult{Outcome: Failed, Reason: "Failed"}},
-		{"wait for first consumer", withPhase(importing("vms", "dv1", "N/A"), "WaitForFirstConsumer", "N/A"), nil, true,
-			WaitResult{Outcome: Blocked, Reason: "WaitForFirstConsumer", Message: HintWaitForFirstConsumer}},
-		{"pending population", withPhase(importing("vms", "dv1", "N/A"), "PendingPopulation", "N/A"), nil, true,
-			WaitResult{Outcome: Blocked, Reason: "PendingPopulation", Message: HintPendingPopulation}},
-		{"provisioning failed", withPhase(importing("vms", "dv1", "N/A"), "Pending", "N/A"), []*instancev1.Event{normal, provisioningFailed}, true,
-			WaitResult{Outcome: Blocked, Reason: "ProvisioningFailed", Message: `storageclass.storage.k8s.io "fast" not found`}},
-		{"claim not valid", withPhase(importing("vms", "dv1", "N/A"), "Pending", "N/A"), []*instancev1.Event{claimNotValid}, true,
-			WaitResult{Outcome: Blocked, Reason: "ErrClaimNotValid", Message: "DataVolume.storage spec is missing accessMode and volumeMode"}},
-		{"latest blocking event wins", withPhase(importing("vms", "dv1", "N/A"), "Pending", "N/A"), []*instancev1.Event{provisioningFailed, claimNotValid}, true,
-			WaitResult{Outcome: Blocked, Reason: "ErrClaimNotValid", Message: "DataVolume.storage spec is missing accessMode and volumeMode"}},
-		{"event older than the DataVolume", withPhase(importing("vms", "dv1", "N/A"), "Pending", "N/A"), []*instancev1.Event{stale}, false, WaitResult{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			done, got := Classify(tt.dv, tt.events)
-			if done != tt.done || got != tt.want {
-				t.Errorf("Classify = %v, %+v; want %v, %+v", done, got, tt.done, tt.want)
-			}
-		})
-	}
-}
 
 // quits says whether cmd is tea.Quit.
 func quits(cmd tea.Cmd) bool {
@@ -74,49 +19,93 @@ func quits(cmd tea.Cmd) bool {
 	return ok
 }
 
+const (
+	notFound = "Unable to connect to http data source: expected status code 200, got 404. Status: 404 Not Found"
+	refused  = "Unable to connect to http data source: HTTP request errored: dial tcp 10.0.0.1:80: connect: connection refused"
+)
+
+// crashed is dv after its importer exited with message, as CDI shows it
+// (recC.log 21:44:36 c-url): phase ImportInProgress, restartCount,
+// Running=False reason Error with the importer's message.
+func crashed(dv *instancev1.DataVolume, restarts int32, message string) *instancev1.DataVolume {
+	dv.RestartCount = restarts
+	for i, c := range dv.Conditions {
+		if c.GetType() == "Running" {
+			dv.Conditions[i] = &instancev1.DataVolume_Condition{Type: "Running", Status: "False", Reason: "Error", Message: message, HeartbeatAt: ts(0)}
+		}
+	}
+	return dv
+}
+
+// unschedulable is dv whose importer pod the scheduler cannot place,
+// since ago (CDI.md: Running=False/Unschedulable).
+func unschedulable(dv *instancev1.DataVolume, ago time.Duration) *instancev1.DataVolume {
+	dv.Phase = ""
+	for i, c := range dv.Conditions {
+		if c.GetType() == "Running" {
+			dv.Conditions[i] = &instancev1.DataVolume_Condition{Type: "Running", Status: "False", Reason: "Unschedulable", Message: "Importer pod cannot be scheduled", HeartbeatAt: ts(ago)}
+		}
+	}
+	return dv
+}
+
 func TestWaitOutcomes(t *testing.T) {
 	dv := func() *instancev1.DataVolume { return importing("vms", "dv1", "45.67%") }
 	tests := []struct {
 		name   string
 		opts   WaitOptions
 		msgs   []tea.Msg
-		want   Outcome
+		want   follow.Outcome
 		reason string
 		screen []string
 	}{
 		{"succeeded", WaitOptions{}, []tea.Msg{
 			batch(added(dv()), synced()),
 			batch(modified(withPhase(dv(), "Succeeded", "100.0%"))),
-		}, Succeeded, "Succeeded", []string{"Succeeded", "100.0%", "✓ succeeded"}},
+		}, follow.Succeeded, "Succeeded", []string{"Succeeded", "100.0%", "✓ succeeded"}},
 		{"failed", WaitOptions{}, []tea.Msg{
 			batch(added(dv()), synced(), modified(withPhase(dv(), "Failed", "45.67%"))),
-		}, Failed, "TransferRunning", []string{"✗ failed"}},
+		}, follow.Failed, "TransferRunning", []string{"✗ failed"}},
 		{"timed out", WaitOptions{Timeout: time.Minute}, []tea.Msg{
 			batch(added(dv()), synced()), waitTimeoutMsg{},
-		}, TimedOut, "ImportInProgress", []string{"timed out after 1m0s; the DataVolume is ImportInProgress at 45.67%"}},
+		}, follow.TimedOut, "ImportInProgress", []string{"timed out after 1m0s; the DataVolume is ImportInProgress at 45.67%"}},
 		{"blocked", WaitOptions{}, []tea.Msg{
 			batch(added(withPhase(dv(), "WaitForFirstConsumer", "N/A")), synced()),
-		}, Blocked, "WaitForFirstConsumer", []string{"blocked: WaitForFirstConsumer", "--force-bind"}},
+		}, follow.Blocked, "WaitForFirstConsumer", []string{"blocked: WaitForFirstConsumer", "when a VM uses it"}},
+		{"importer failed on a 404", WaitOptions{}, []tea.Msg{
+			tea.WindowSizeMsg{Width: 400, Height: 40},
+			batch(added(dv()), synced()),
+			batch(modified(crashed(dv(), 1, notFound))),
+		}, follow.Failed, "Error", []string{"✗ failed: Error: " + notFound + " (importer 1 restart)", "check the source URL"}},
+		{"importer kept failing", WaitOptions{Rules: follow.Rules{MaxRestarts: 2, UnschedulableGrace: time.Minute}}, []tea.Msg{
+			tea.WindowSizeMsg{Width: 400, Height: 40},
+			batch(added(dv()), synced()),
+			batch(modified(crashed(dv(), 2, refused))),
+			batch(modified(crashed(dv(), 3, refused))),
+		}, follow.Failed, "Error", []string{"✗ failed: Error: " + refused + " (importer 3 restarts)"}},
+		{"unschedulable past the grace", WaitOptions{}, []tea.Msg{
+			batch(added(unschedulable(dv(), 2*time.Minute)), synced()),
+		}, follow.Blocked, "Unschedulable", []string{"blocked: Unschedulable: Importer pod cannot be scheduled"}},
 		{"blocked by an event", WaitOptions{}, []tea.Msg{
 			batch(added(withPhase(dv(), "Pending", "N/A")), synced()),
 			batch(event(&instancev1.Event{Type: "Warning", Reason: "ProvisioningFailed", DataVolume: "dv1", Namespace: "vms", Message: "no such class", LastSeenAt: ts(0)})),
-		}, Blocked, "ProvisioningFailed", []string{"! ProvisioningFailed: no such class", "blocked: ProvisioningFailed: no such class"}},
+		}, follow.Blocked, "ProvisioningFailed", []string{"! ProvisioningFailed: no such class", "blocked: ProvisioningFailed: no such class"}},
 		{"interrupted", WaitOptions{}, []tea.Msg{
 			batch(added(dv()), synced()), press("ctrl+c"),
-		}, Interrupted, "Interrupted", []string{MessageInterrupted, "45.67%"}},
+		}, follow.Interrupted, "Interrupted", []string{follow.MessageInterrupted, "45.67%"}},
 		{"deleted", WaitOptions{}, []tea.Msg{
 			batch(added(dv()), synced()), batch(deleted(dv())),
-		}, Deleted, "Deleted", []string{"✗ " + MessageDeleted}},
+		}, follow.Deleted, "Deleted", []string{"✗ " + follow.MessageDeleted}},
 		{"watch ended", WaitOptions{}, []tea.Msg{
 			batch(added(dv()), synced()), watchClosedMsg{},
-		}, WatchEnded, "WatchEnded", []string{MessageWatchEnded}},
+		}, follow.WatchEnded, "WatchEnded", []string{follow.MessageWatchEnded}},
 		{"watch ended in the same burst", WaitOptions{}, []tea.Msg{
 			dataVolumeEventsMsg{responses: []*instancev1.WatchDataVolumesResponse{added(dv()), synced()}, closed: true},
-		}, WatchEnded, "WatchEnded", []string{MessageWatchEnded}},
+		}, follow.WatchEnded, "WatchEnded", []string{follow.MessageWatchEnded}},
 		{"other DataVolumes ignored", WaitOptions{}, []tea.Msg{
 			batch(added(dv()), added(withPhase(importing("vms", "dv2", "N/A"), "Failed", "N/A")),
 				added(withPhase(importing("other", "dv1", "N/A"), "Succeeded", "N/A")), synced()),
-		}, Waiting, "", []string{"vms/dv1  ImportInProgress", "45.67%", "TransferRunning", "claim Bound 10Gi · size 10Gi · restarts 0"}},
+		}, follow.Waiting, "", []string{"vms/dv1  ImportInProgress", "45.67%", "TransferRunning", "claim Bound 10Gi · size 10Gi · restarts 0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,11 +120,11 @@ func TestWaitOutcomes(t *testing.T) {
 			if res.Outcome != tt.want || res.Reason != tt.reason {
 				t.Errorf("result = %+v, want outcome %s reason %q", res, tt.want, tt.reason)
 			}
-			if (tt.want != Waiting) != quits(last) {
-				t.Errorf("quit = %v, want %v", quits(last), tt.want != Waiting)
+			if (tt.want != follow.Waiting) != quits(last) {
+				t.Errorf("quit = %v, want %v", quits(last), tt.want != follow.Waiting)
 			}
 			mustContain(t, screen(m), tt.screen...)
-			if tt.want == Waiting {
+			if tt.want == follow.Waiting {
 				return
 			}
 			// Nothing changes the result once the wait is over.
@@ -147,11 +136,31 @@ func TestWaitOutcomes(t *testing.T) {
 	}
 }
 
+// The grace for an unschedulable importer runs out on the clock, with no
+// new message from the watch.
+func TestWaitUnschedulableOnTheClock(t *testing.T) {
+	now := fixedNow()
+	m := NewWait(nil, WaitOptions{Namespace: "vms", Name: "dv1", Now: func() time.Time { return now }})
+	m, cmd := m.Update(batch(added(unschedulable(importing("vms", "dv1", "N/A"), 0)), synced()))
+	if quits(cmd) || WaitResultOf(m).Outcome != follow.Waiting {
+		t.Fatalf("over before the grace: %+v", WaitResultOf(m))
+	}
+	now = now.Add(30 * time.Second)
+	if m, cmd = m.Update(clockTickMsg{}); quits(cmd) {
+		t.Fatalf("over within the grace: %+v", WaitResultOf(m))
+	}
+	now = now.Add(31 * time.Second)
+	m, cmd = m.Update(clockTickMsg{})
+	if got := WaitResultOf(m); got.Outcome != follow.Blocked || got.Reason != "Unschedulable" || !quits(cmd) {
+		t.Errorf("after the grace: %+v, quit %v", got, quits(cmd))
+	}
+}
+
 func TestWaitBeforeTheDataVolumeAppears(t *testing.T) {
 	m := NewWait(nil, WaitOptions{Namespace: "vms", Name: "dv1", Timeout: time.Minute, Now: fixedNow})
 	mustContain(t, screen(m), "vms/dv1", "waiting for the first list…")
 	m = update(t, m, waitTimeoutMsg{})
-	if got := WaitResultOf(m); got.Outcome != TimedOut || got.Reason != "" || got.Message != "N/A" {
+	if got := WaitResultOf(m); got.Outcome != follow.TimedOut || got.Reason != "" || got.Message != "N/A" {
 		t.Errorf("result = %+v", got)
 	}
 	mustContain(t, screen(m), "✗ timed out after 1m0s; the DataVolume never appeared")
@@ -160,18 +169,8 @@ func TestWaitBeforeTheDataVolumeAppears(t *testing.T) {
 func TestWaitNotFound(t *testing.T) {
 	m := NewWait(nil, WaitOptions{Namespace: "vms", Name: "dv1", Now: fixedNow})
 	m, cmd := m.Update(batch(added(importing("vms", "other", "N/A")), synced()))
-	if got := WaitResultOf(m); got.Outcome != Deleted || got.Reason != "NotFound" || !quits(cmd) {
+	if got := WaitResultOf(m); got.Outcome != follow.Deleted || got.Reason != "NotFound" || !quits(cmd) {
 		t.Errorf("result = %+v", got)
 	}
-	mustContain(t, screen(m), "✗ "+MessageNotFound)
-}
-
-func TestWaitResultString(t *testing.T) {
-	r := WaitResult{Outcome: Blocked, Reason: "WaitForFirstConsumer", Message: HintWaitForFirstConsumer}
-	if got, want := r.String(), "Blocked: WaitForFirstConsumer: "+HintWaitForFirstConsumer; got != want {
-		t.Errorf("String = %q, want %q", got, want)
-	}
-	if got := (WaitResult{Outcome: Succeeded, Reason: "Succeeded"}).String(); got != "Succeeded" {
-		t.Errorf("String = %q", got)
-	}
+	mustContain(t, screen(m), "✗ "+follow.MessageNotFound)
 }
