@@ -339,15 +339,6 @@ func StatusCondition(dv *instancev1.DataVolume) *instancev1.DataVolume_Condition
 	return dv.GetLastCondition()
 }
 
-// Status is what an import is doing now, for the views: the phase as a
-// person reads it and why, in CDI's (or the scheduler's, or the
-// importer's) words.
-type Status struct {
-	Phase   string
-	Reason  string
-	Message string
-}
-
 // Phase is CDI's phase as a person reads it: an empty phase is Pending (the
 // first state of a populator import, CDI.md).
 func Phase(phase string) string {
@@ -360,15 +351,30 @@ func Phase(phase string) string {
 // Describe says what the import is doing: the phase (Pending while CDI has
 // set none), and the reason and message of the condition that says most
 // (StatusCondition); for an unschedulable importer the scheduler's newest
-// FailedScheduling message, which says why.
-func Describe(dv *instancev1.DataVolume, events []*instancev1.Event) Status {
-	st := Status{Phase: Phase(dv.GetPhase())}
-	if c := StatusCondition(dv); c != nil {
+// FailedScheduling message, which says why. Before the importer runs, while
+// CDI's conditions say no more than that the target claim is pending, it
+// says what CDI's objects show instead: on the populator path the prime
+// claim binding, then the importer pod pending.
+func Describe(dv *instancev1.DataVolume, events []*instancev1.Event) *instancev1.DataVolume_ImportStatus {
+	st := &instancev1.DataVolume_ImportStatus{Phase: Phase(dv.GetPhase())}
+	c := StatusCondition(dv)
+	if c != nil {
 		st.Reason, st.Message = c.GetReason(), strings.TrimSpace(c.GetMessage())
 	}
-	if st.Reason == reasonUnschedulable {
+	switch {
+	case st.Reason == reasonUnschedulable:
 		if ev := newest(events, dv, "FailedScheduling"); ev != nil {
 			st.Message = strings.TrimSpace(ev.GetMessage())
+		}
+	case c.GetType() == "Bound" || c == nil:
+		imp := dv.GetImporter()
+		switch phase := dv.GetPhase(); {
+		case imp.GetPrimeClaim() != "" && (phase == "" || phase == "Pending"):
+			// CDI schedules the import only once the prime claim is
+			// bound (CDI.md, populator path).
+			st.Reason, st.Message = "Pending", "waiting for claim "+imp.GetPrimeClaim()+" to bind; CDI imports into it, then hands its volume to the DataVolume's claim"
+		case imp.GetPod() != "" && imp.GetPodPhase() == "Pending":
+			st.Reason, st.Message = "Pending", "importer pod "+imp.GetPod()+" is Pending"
 		}
 	}
 	return st

@@ -150,14 +150,21 @@ func TestDescribe(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		dv   *instancev1.DataVolume
-		want Status
+		want *instancev1.DataVolume_ImportStatus
 	}{
-		{"no phase yet reads as Pending, with CDI's reason", populator(""), Status{Phase: "Pending", Reason: "Pending", Message: "PVC c-url Pending"}},
-		{"running", running(), Status{Phase: "ImportInProgress", Reason: "Pod is running"}},
-		{"crashed", crashed(2, notFound), Status{Phase: "ImportInProgress", Reason: "Error", Message: notFound}},
+		{"no phase yet reads as Pending, with CDI's reason", populator(""), &instancev1.DataVolume_ImportStatus{Phase: "Pending", Reason: "Pending", Message: "PVC c-url Pending"}},
+		{"populator path: the prime claim binds first", withImporter(populator(""), "importer-prime-1", "Pending", "prime-1"), &instancev1.DataVolume_ImportStatus{
+			Phase: "Pending", Reason: "Pending", Message: "waiting for claim prime-1 to bind; CDI imports into it, then hands its volume to the DataVolume's claim"}},
+		{"populator path: scheduled, the importer pod pending", withImporter(populator("ImportScheduled"), "importer-prime-1", "Pending", "prime-1"), &instancev1.DataVolume_ImportStatus{
+			Phase: "ImportScheduled", Reason: "Pending", Message: "importer pod importer-prime-1 is Pending"}},
+		{"older path: the importer pod pending", withImporter(populator("Pending"), "importer-c-url", "Pending", ""), &instancev1.DataVolume_ImportStatus{
+			Phase: "Pending", Reason: "Pending", Message: "importer pod importer-c-url is Pending"}},
+		{"running", running(), &instancev1.DataVolume_ImportStatus{Phase: "ImportInProgress", Reason: "Pod is running"}},
+		{"crashed", crashed(2, notFound), &instancev1.DataVolume_ImportStatus{Phase: "ImportInProgress", Reason: "Error", Message: notFound}},
+		{"unschedulable: the scheduler's words", unschedulableNow(), &instancev1.DataVolume_ImportStatus{Phase: "Pending", Reason: "Unschedulable", Message: "Importer pod cannot be scheduled"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Describe(tt.dv, nil); got != tt.want {
+			if got := Describe(tt.dv, nil); !proto.Equal(got, tt.want) {
 				t.Errorf("Describe = %+v, want %+v", got, tt.want)
 			}
 		})
@@ -194,6 +201,11 @@ func TestWaitFollowsOneDataVolume(t *testing.T) {
 	if res, done := send(&instancev1.WatchDataVolumesResponse{Type: instancev1.WatchDataVolumesResponse_DELETED, DataVolume: populator("")}); !done || res.Outcome != Deleted {
 		t.Errorf("deletion = %v %+v", done, res)
 	}
+}
+
+func withImporter(dv *instancev1.DataVolume, pod, podPhase, prime string) *instancev1.DataVolume {
+	dv.Importer = &instancev1.DataVolume_Importer{Pod: pod, PodPhase: podPhase, PrimeClaim: prime}
+	return dv
 }
 
 func unschedulableNow() *instancev1.DataVolume {

@@ -8,6 +8,7 @@ import (
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
+	"github.com/otterscale/kubectl-otterscale/pkg/follow"
 )
 
 // BootImageLabel marks a DataVolume as bootable ("true") or not ("false");
@@ -63,8 +64,36 @@ func toDataVolume(dv *cdiv1.DataVolume, pvc *corev1.PersistentVolumeClaim, sc *s
 	}
 	if pvc != nil {
 		msg.PersistentVolumeClaim = toClaim(pvc, sc)
+		msg.Importer = toImporter(pvc)
 	}
+	msg.ImportStatus = follow.Describe(msg, nil)
 	return msg
+}
+
+// CDI's records on the claim it imports into (pkg/controller/common/util.go:
+// AnnImportPod, AnnPodPhase) and the populators' kinds
+// (pkg/apis/core/v1beta1: VolumeImportSource).
+const (
+	annImportPod           = "cdi.kubevirt.io/storage.import.importPodName"
+	annPodPhase            = "cdi.kubevirt.io/storage.pod.phase"
+	volumeImportSourceKind = "VolumeImportSource"
+)
+
+// toImporter reads what CDI records of its importer on the target claim.
+// On the populator path (the claim's dataSourceRef is a VolumeImportSource)
+// CDI imports into claim prime-<claim UID> with pod importer-prime-<claim
+// UID> and copies the pod's phase to the target claim; on the older path the
+// claim names the pod (cdi-observed: recC.log and recA.log).
+func toImporter(pvc *corev1.PersistentVolumeClaim) *instancev1.DataVolume_Importer {
+	imp := &instancev1.DataVolume_Importer{Pod: pvc.Annotations[annImportPod], PodPhase: pvc.Annotations[annPodPhase]}
+	if ref := pvc.Spec.DataSourceRef; ref != nil && ref.Kind == volumeImportSourceKind && ref.APIGroup != nil && *ref.APIGroup == cdiv1.SchemeGroupVersion.Group {
+		imp.PrimeClaim = "prime-" + string(pvc.UID)
+		imp.Pod = "importer-" + imp.PrimeClaim
+	}
+	if imp.Pod == "" {
+		return nil
+	}
+	return imp
 }
 
 func toSource(dv *cdiv1.DataVolume) *instancev1.DataVolume_Source {

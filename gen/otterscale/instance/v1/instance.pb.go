@@ -229,8 +229,10 @@ type DataVolume struct {
 	StorageClass string `protobuf:"bytes,102,opt,name=storage_class,json=storageClass,proto3" json:"storage_class,omitempty"`
 	// access_mode and volume_mode are what the DataVolume asked for; empty
 	// when left to the cluster.
-	AccessMode    string `protobuf:"bytes,103,opt,name=access_mode,json=accessMode,proto3" json:"access_mode,omitempty"`
-	VolumeMode    string `protobuf:"bytes,104,opt,name=volume_mode,json=volumeMode,proto3" json:"volume_mode,omitempty"`
+	AccessMode    string                   `protobuf:"bytes,103,opt,name=access_mode,json=accessMode,proto3" json:"access_mode,omitempty"`
+	VolumeMode    string                   `protobuf:"bytes,104,opt,name=volume_mode,json=volumeMode,proto3" json:"volume_mode,omitempty"`
+	ImportStatus  *DataVolume_ImportStatus `protobuf:"bytes,105,opt,name=import_status,json=importStatus,proto3" json:"import_status,omitempty"`
+	Importer      *DataVolume_Importer     `protobuf:"bytes,106,opt,name=importer,proto3" json:"importer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -368,6 +370,20 @@ func (x *DataVolume) GetVolumeMode() string {
 		return x.VolumeMode
 	}
 	return ""
+}
+
+func (x *DataVolume) GetImportStatus() *DataVolume_ImportStatus {
+	if x != nil {
+		return x.ImportStatus
+	}
+	return nil
+}
+
+func (x *DataVolume) GetImporter() *DataVolume_Importer {
+	if x != nil {
+		return x.Importer
+	}
+	return nil
 }
 
 // PersistentVolumeClaim is the claim behind a DataVolume.
@@ -1355,11 +1371,142 @@ func (x *DataVolume_Condition) GetTransitionedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// ImportStatus is what the import is doing now, as the rules every
+// front end of this project shares read CDI's status (pkg/follow).
+type DataVolume_ImportStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// phase is CDI's phase as a person reads it: "Pending" while CDI has
+	// set none yet (the start of a populator import).
+	Phase string `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
+	// reason and message say why, in CDI's, the importer's or the
+	// scheduler's words, or say what CDI's objects show (the prime claim
+	// binding, the importer pod pending).
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DataVolume_ImportStatus) Reset() {
+	*x = DataVolume_ImportStatus{}
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DataVolume_ImportStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DataVolume_ImportStatus) ProtoMessage() {}
+
+func (x *DataVolume_ImportStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DataVolume_ImportStatus.ProtoReflect.Descriptor instead.
+func (*DataVolume_ImportStatus) Descriptor() ([]byte, []int) {
+	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{0, 2}
+}
+
+func (x *DataVolume_ImportStatus) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
+}
+
+func (x *DataVolume_ImportStatus) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *DataVolume_ImportStatus) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// Importer is CDI's importer for the DataVolume, as CDI records it on
+// the target claim: the pod, its phase, and on the populator path (a
+// CSI driver) the prime claim it imports into before the target claim
+// binds.
+type DataVolume_Importer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pod           string                 `protobuf:"bytes,1,opt,name=pod,proto3" json:"pod,omitempty"`
+	PodPhase      string                 `protobuf:"bytes,2,opt,name=pod_phase,json=podPhase,proto3" json:"pod_phase,omitempty"`
+	PrimeClaim    string                 `protobuf:"bytes,3,opt,name=prime_claim,json=primeClaim,proto3" json:"prime_claim,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DataVolume_Importer) Reset() {
+	*x = DataVolume_Importer{}
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DataVolume_Importer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DataVolume_Importer) ProtoMessage() {}
+
+func (x *DataVolume_Importer) ProtoReflect() protoreflect.Message {
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DataVolume_Importer.ProtoReflect.Descriptor instead.
+func (*DataVolume_Importer) Descriptor() ([]byte, []int) {
+	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{0, 3}
+}
+
+func (x *DataVolume_Importer) GetPod() string {
+	if x != nil {
+		return x.Pod
+	}
+	return ""
+}
+
+func (x *DataVolume_Importer) GetPodPhase() string {
+	if x != nil {
+		return x.PodPhase
+	}
+	return ""
+}
+
+func (x *DataVolume_Importer) GetPrimeClaim() string {
+	if x != nil {
+		return x.PrimeClaim
+	}
+	return ""
+}
+
 var File_otterscale_instance_v1_instance_proto protoreflect.FileDescriptor
 
 const file_otterscale_instance_v1_instance_proto_rawDesc = "" +
 	"\n" +
-	"%otterscale/instance/v1/instance.proto\x12\x16otterscale.instance.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbd\t\n" +
+	"%otterscale/instance/v1/instance.proto\x12\x16otterscale.instance.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x90\f\n" +
 	"\n" +
 	"DataVolume\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
@@ -1383,7 +1530,9 @@ const file_otterscale_instance_v1_instance_proto_rawDesc = "" +
 	"\vaccess_mode\x18g \x01(\tR\n" +
 	"accessMode\x12\x1f\n" +
 	"\vvolume_mode\x18h \x01(\tR\n" +
-	"volumeMode\x1a\x86\x02\n" +
+	"volumeMode\x12T\n" +
+	"\rimport_status\x18i \x01(\v2/.otterscale.instance.v1.DataVolume.ImportStatusR\fimportStatus\x12G\n" +
+	"\bimporter\x18j \x01(\v2+.otterscale.instance.v1.DataVolume.ImporterR\bimporter\x1a\x86\x02\n" +
 	"\x06Source\x12B\n" +
 	"\x04type\x18\x01 \x01(\x0e2..otterscale.instance.v1.DataVolume.Source.TypeR\x04type\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\tR\x04data\"\xa3\x01\n" +
@@ -1400,7 +1549,16 @@ const file_otterscale_instance_v1_instance_proto_rawDesc = "" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x18\n" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x12>\n" +
 	"\fheartbeat_at\x18\xc9\x01 \x01(\v2\x1a.google.protobuf.TimestampR\vheartbeatAt\x12D\n" +
-	"\x0ftransitioned_at\x18\xca\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x0etransitionedAt\"\xcb\x02\n" +
+	"\x0ftransitioned_at\x18\xca\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x0etransitionedAt\x1aV\n" +
+	"\fImportStatus\x12\x14\n" +
+	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x1aZ\n" +
+	"\bImporter\x12\x10\n" +
+	"\x03pod\x18\x01 \x01(\tR\x03pod\x12\x1b\n" +
+	"\tpod_phase\x18\x02 \x01(\tR\bpodPhase\x12\x1f\n" +
+	"\vprime_claim\x18\x03 \x01(\tR\n" +
+	"primeClaim\"\xcb\x02\n" +
 	"\x15PersistentVolumeClaim\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12!\n" +
@@ -1515,7 +1673,7 @@ func file_otterscale_instance_v1_instance_proto_rawDescGZIP() []byte {
 }
 
 var file_otterscale_instance_v1_instance_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_otterscale_instance_v1_instance_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_otterscale_instance_v1_instance_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_otterscale_instance_v1_instance_proto_goTypes = []any{
 	(DataVolume_Source_Type)(0),                  // 0: otterscale.instance.v1.DataVolume.Source.Type
 	(ListDataVolumesRequest_DataVolumeFilter)(0), // 1: otterscale.instance.v1.ListDataVolumesRequest.DataVolumeFilter
@@ -1534,47 +1692,51 @@ var file_otterscale_instance_v1_instance_proto_goTypes = []any{
 	(*Event)(nil),                                // 14: otterscale.instance.v1.Event
 	(*DataVolume_Source)(nil),                    // 15: otterscale.instance.v1.DataVolume.Source
 	(*DataVolume_Condition)(nil),                 // 16: otterscale.instance.v1.DataVolume.Condition
-	nil,                                          // 17: otterscale.instance.v1.StorageClass.ParametersEntry
-	(*timestamppb.Timestamp)(nil),                // 18: google.protobuf.Timestamp
-	(*emptypb.Empty)(nil),                        // 19: google.protobuf.Empty
+	(*DataVolume_ImportStatus)(nil),              // 17: otterscale.instance.v1.DataVolume.ImportStatus
+	(*DataVolume_Importer)(nil),                  // 18: otterscale.instance.v1.DataVolume.Importer
+	nil,                                          // 19: otterscale.instance.v1.StorageClass.ParametersEntry
+	(*timestamppb.Timestamp)(nil),                // 20: google.protobuf.Timestamp
+	(*emptypb.Empty)(nil),                        // 21: google.protobuf.Empty
 }
 var file_otterscale_instance_v1_instance_proto_depIdxs = []int32{
 	15, // 0: otterscale.instance.v1.DataVolume.source:type_name -> otterscale.instance.v1.DataVolume.Source
 	4,  // 1: otterscale.instance.v1.DataVolume.persistent_volume_claim:type_name -> otterscale.instance.v1.PersistentVolumeClaim
 	16, // 2: otterscale.instance.v1.DataVolume.last_condition:type_name -> otterscale.instance.v1.DataVolume.Condition
 	16, // 3: otterscale.instance.v1.DataVolume.conditions:type_name -> otterscale.instance.v1.DataVolume.Condition
-	18, // 4: otterscale.instance.v1.DataVolume.created_at:type_name -> google.protobuf.Timestamp
-	5,  // 5: otterscale.instance.v1.PersistentVolumeClaim.storage_class:type_name -> otterscale.instance.v1.StorageClass
-	18, // 6: otterscale.instance.v1.PersistentVolumeClaim.created_at:type_name -> google.protobuf.Timestamp
-	17, // 7: otterscale.instance.v1.StorageClass.parameters:type_name -> otterscale.instance.v1.StorageClass.ParametersEntry
-	18, // 8: otterscale.instance.v1.StorageClass.created_at:type_name -> google.protobuf.Timestamp
-	15, // 9: otterscale.instance.v1.CreateDataVolumeRequest.source:type_name -> otterscale.instance.v1.DataVolume.Source
-	1,  // 10: otterscale.instance.v1.ListDataVolumesRequest.filter:type_name -> otterscale.instance.v1.ListDataVolumesRequest.DataVolumeFilter
-	3,  // 11: otterscale.instance.v1.ListDataVolumesResponse.data_volumes:type_name -> otterscale.instance.v1.DataVolume
-	2,  // 12: otterscale.instance.v1.WatchDataVolumesResponse.type:type_name -> otterscale.instance.v1.WatchDataVolumesResponse.Type
-	3,  // 13: otterscale.instance.v1.WatchDataVolumesResponse.data_volume:type_name -> otterscale.instance.v1.DataVolume
-	14, // 14: otterscale.instance.v1.WatchDataVolumesResponse.event:type_name -> otterscale.instance.v1.Event
-	18, // 15: otterscale.instance.v1.Event.last_seen_at:type_name -> google.protobuf.Timestamp
-	0,  // 16: otterscale.instance.v1.DataVolume.Source.type:type_name -> otterscale.instance.v1.DataVolume.Source.Type
-	18, // 17: otterscale.instance.v1.DataVolume.Condition.heartbeat_at:type_name -> google.protobuf.Timestamp
-	18, // 18: otterscale.instance.v1.DataVolume.Condition.transitioned_at:type_name -> google.protobuf.Timestamp
-	6,  // 19: otterscale.instance.v1.InstanceService.CreateDataVolume:input_type -> otterscale.instance.v1.CreateDataVolumeRequest
-	7,  // 20: otterscale.instance.v1.InstanceService.GetDataVolume:input_type -> otterscale.instance.v1.GetDataVolumeRequest
-	8,  // 21: otterscale.instance.v1.InstanceService.ListDataVolumes:input_type -> otterscale.instance.v1.ListDataVolumesRequest
-	10, // 22: otterscale.instance.v1.InstanceService.DeleteDataVolume:input_type -> otterscale.instance.v1.DeleteDataVolumeRequest
-	11, // 23: otterscale.instance.v1.InstanceService.ExtendDataVolume:input_type -> otterscale.instance.v1.ExtendDataVolumeRequest
-	12, // 24: otterscale.instance.v1.InstanceService.WatchDataVolumes:input_type -> otterscale.instance.v1.WatchDataVolumesRequest
-	3,  // 25: otterscale.instance.v1.InstanceService.CreateDataVolume:output_type -> otterscale.instance.v1.DataVolume
-	3,  // 26: otterscale.instance.v1.InstanceService.GetDataVolume:output_type -> otterscale.instance.v1.DataVolume
-	9,  // 27: otterscale.instance.v1.InstanceService.ListDataVolumes:output_type -> otterscale.instance.v1.ListDataVolumesResponse
-	19, // 28: otterscale.instance.v1.InstanceService.DeleteDataVolume:output_type -> google.protobuf.Empty
-	19, // 29: otterscale.instance.v1.InstanceService.ExtendDataVolume:output_type -> google.protobuf.Empty
-	13, // 30: otterscale.instance.v1.InstanceService.WatchDataVolumes:output_type -> otterscale.instance.v1.WatchDataVolumesResponse
-	25, // [25:31] is the sub-list for method output_type
-	19, // [19:25] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	20, // 4: otterscale.instance.v1.DataVolume.created_at:type_name -> google.protobuf.Timestamp
+	17, // 5: otterscale.instance.v1.DataVolume.import_status:type_name -> otterscale.instance.v1.DataVolume.ImportStatus
+	18, // 6: otterscale.instance.v1.DataVolume.importer:type_name -> otterscale.instance.v1.DataVolume.Importer
+	5,  // 7: otterscale.instance.v1.PersistentVolumeClaim.storage_class:type_name -> otterscale.instance.v1.StorageClass
+	20, // 8: otterscale.instance.v1.PersistentVolumeClaim.created_at:type_name -> google.protobuf.Timestamp
+	19, // 9: otterscale.instance.v1.StorageClass.parameters:type_name -> otterscale.instance.v1.StorageClass.ParametersEntry
+	20, // 10: otterscale.instance.v1.StorageClass.created_at:type_name -> google.protobuf.Timestamp
+	15, // 11: otterscale.instance.v1.CreateDataVolumeRequest.source:type_name -> otterscale.instance.v1.DataVolume.Source
+	1,  // 12: otterscale.instance.v1.ListDataVolumesRequest.filter:type_name -> otterscale.instance.v1.ListDataVolumesRequest.DataVolumeFilter
+	3,  // 13: otterscale.instance.v1.ListDataVolumesResponse.data_volumes:type_name -> otterscale.instance.v1.DataVolume
+	2,  // 14: otterscale.instance.v1.WatchDataVolumesResponse.type:type_name -> otterscale.instance.v1.WatchDataVolumesResponse.Type
+	3,  // 15: otterscale.instance.v1.WatchDataVolumesResponse.data_volume:type_name -> otterscale.instance.v1.DataVolume
+	14, // 16: otterscale.instance.v1.WatchDataVolumesResponse.event:type_name -> otterscale.instance.v1.Event
+	20, // 17: otterscale.instance.v1.Event.last_seen_at:type_name -> google.protobuf.Timestamp
+	0,  // 18: otterscale.instance.v1.DataVolume.Source.type:type_name -> otterscale.instance.v1.DataVolume.Source.Type
+	20, // 19: otterscale.instance.v1.DataVolume.Condition.heartbeat_at:type_name -> google.protobuf.Timestamp
+	20, // 20: otterscale.instance.v1.DataVolume.Condition.transitioned_at:type_name -> google.protobuf.Timestamp
+	6,  // 21: otterscale.instance.v1.InstanceService.CreateDataVolume:input_type -> otterscale.instance.v1.CreateDataVolumeRequest
+	7,  // 22: otterscale.instance.v1.InstanceService.GetDataVolume:input_type -> otterscale.instance.v1.GetDataVolumeRequest
+	8,  // 23: otterscale.instance.v1.InstanceService.ListDataVolumes:input_type -> otterscale.instance.v1.ListDataVolumesRequest
+	10, // 24: otterscale.instance.v1.InstanceService.DeleteDataVolume:input_type -> otterscale.instance.v1.DeleteDataVolumeRequest
+	11, // 25: otterscale.instance.v1.InstanceService.ExtendDataVolume:input_type -> otterscale.instance.v1.ExtendDataVolumeRequest
+	12, // 26: otterscale.instance.v1.InstanceService.WatchDataVolumes:input_type -> otterscale.instance.v1.WatchDataVolumesRequest
+	3,  // 27: otterscale.instance.v1.InstanceService.CreateDataVolume:output_type -> otterscale.instance.v1.DataVolume
+	3,  // 28: otterscale.instance.v1.InstanceService.GetDataVolume:output_type -> otterscale.instance.v1.DataVolume
+	9,  // 29: otterscale.instance.v1.InstanceService.ListDataVolumes:output_type -> otterscale.instance.v1.ListDataVolumesResponse
+	21, // 30: otterscale.instance.v1.InstanceService.DeleteDataVolume:output_type -> google.protobuf.Empty
+	21, // 31: otterscale.instance.v1.InstanceService.ExtendDataVolume:output_type -> google.protobuf.Empty
+	13, // 32: otterscale.instance.v1.InstanceService.WatchDataVolumes:output_type -> otterscale.instance.v1.WatchDataVolumesResponse
+	27, // [27:33] is the sub-list for method output_type
+	21, // [21:27] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_otterscale_instance_v1_instance_proto_init() }
@@ -1588,7 +1750,7 @@ func file_otterscale_instance_v1_instance_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_otterscale_instance_v1_instance_proto_rawDesc), len(file_otterscale_instance_v1_instance_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
