@@ -217,6 +217,11 @@ func (m *WaitModel) render() string {
 		if size := humanBytes(dv.GetSizeBytes()); size != "" {
 			facts = append(facts, "size "+size)
 		}
+		// While the DataVolume's own claim is unbound, CDI works through
+		// its importer pod (and on the populator path a prime claim).
+		if imp := dv.GetImporter(); imp.GetPod() != "" && dv.GetPersistentVolumeClaim().GetStatus() != "Bound" && dv.GetPhase() != "Succeeded" {
+			facts = append(facts, "importer "+clean(imp.GetPod())+" "+orDash(clean(imp.GetPodPhase())))
+		}
 		restarts := "restarts " + strconv.Itoa(int(dv.GetRestartCount()))
 		if dv.GetRestartCount() > 0 {
 			restarts = st.warn.on(restarts)
@@ -227,7 +232,11 @@ func (m *WaitModel) render() string {
 	// The latest warning says what is in the way, if anything is.
 	for i := len(m.wait.Events) - 1; i >= 0; i-- {
 		if ev := m.wait.Events[i]; ev.GetType() == "Warning" {
-			add("  " + st.warn.on("! "+clean(ev.GetReason())) + messageSuffix(ev.GetMessage()))
+			msg := ev.GetMessage()
+			if n := ev.GetCount(); n > 1 {
+				msg = strings.TrimSpace(msg) + " (x" + strconv.Itoa(int(n)) + ")"
+			}
+			add("  " + st.warn.on("! "+clean(ev.GetReason())) + messageSuffix(msg))
 			break
 		}
 	}

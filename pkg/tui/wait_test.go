@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -133,6 +134,32 @@ func TestWaitOutcomes(t *testing.T) {
 				t.Errorf("result changed after the end: %+v -> %+v", res, got)
 			}
 		})
+	}
+}
+
+// Before the claim binds the view follows CDI's importer; a repeated event
+// is one line with its count.
+func TestWaitFollowsTheImporter(t *testing.T) {
+	dv := importing("vms", "dv1", "N/A")
+	dv.Phase = ""
+	dv.PersistentVolumeClaim.Status, dv.PersistentVolumeClaim.Capacity = "Pending", ""
+	dv.Conditions = []*instancev1.DataVolume_Condition{
+		{Type: "Bound", Status: "False", Reason: "Pending", Message: "PVC dv1 Pending"},
+		{Type: "Ready", Status: "False"},
+		{Type: "Running", Status: "False"},
+	}
+	dv.Importer = &instancev1.DataVolume_Importer{Pod: "importer-prime-1", PodPhase: "Pending", PrimeClaim: "prime-1"}
+	m := NewWait(nil, WaitOptions{Namespace: "vms", Name: "dv1", Now: fixedNow})
+	ev := func(n int32) *instancev1.WatchDataVolumesResponse {
+		return event(&instancev1.Event{Type: "Warning", Reason: "ErrImportFailed", DataVolume: "dv1", Namespace: "vms",
+			Object: "PersistentVolumeClaim/prime-1", Message: "Unable to process data", Count: n, LastSeenAt: ts(0)})
+	}
+	m = update(t, m, tea.WindowSizeMsg{Width: 200, Height: 20}, batch(added(dv), synced()), batch(ev(1)), batch(ev(2)), batch(ev(3)))
+	out := screen(m)
+	mustContain(t, out, "vms/dv1  Pending", "waiting for claim prime-1 to bind", "importer importer-prime-1 Pending",
+		"! ErrImportFailed: Unable to process data (x3)")
+	if n := strings.Count(out, "ErrImportFailed"); n != 1 {
+		t.Errorf("the repeated event shows %d times:\n%s", n, out)
 	}
 }
 
