@@ -185,12 +185,13 @@ func TestEnums(t *testing.T) {
 			}
 		}
 	}
-	// The documented spelling is what the server answers with: protojson
-	// writes the first value declared for a number.
+	// Upstream's final spelling is what the server answers with (OtterScale's
+	// web UI decodes only it): protojson writes the first value declared for
+	// a number.
 	ed, _ := protoregistry.GlobalFiles.FindDescriptorByName("otterscale.instance.v1.DataVolume.Source.Type")
-	for n, want := range []string{"BLANK_IMAGE", "HTTP_URL", "EXISTING_PERSISTENT_VOLUME_CLAIM"} {
+	for n, want := range []string{"TYPE_BLANK_IMAGE", "TYPE_HTTP_URL", "TYPE_EXISTING_PERSISTENT_VOLUME_CLAIM"} {
 		if got := ed.(protoreflect.EnumDescriptor).Values().ByNumber(protoreflect.EnumNumber(n)).Name(); string(got) != want {
-			t.Errorf("number %d answers as %s, want the documented %s", n, got, want)
+			t.Errorf("number %d answers as %s, want upstream's %s", n, got, want)
 		}
 	}
 }

@@ -91,8 +91,8 @@ func TestCreateFromDocumentedJSON(t *testing.T) {
 			if out["phase"] != "" || out["progress"] != "" || out["sizeBytes"] != "1073741824" || out["bootImage"] != true {
 				t.Errorf("answer = %v", out)
 			}
-			if src := out["source"].(map[string]any); src["type"] != "HTTP_URL" {
-				t.Errorf("source.type = %v, want the documented HTTP_URL", src["type"])
+			if src := out["source"].(map[string]any); src["type"] != "TYPE_HTTP_URL" {
+				t.Errorf("source.type = %v, want upstream's TYPE_HTTP_URL", src["type"])
 			}
 		})
 	}

@@ -87,7 +87,7 @@ func validateCreate(req *instancev1.CreateDataVolumeRequest) error {
 			return err
 		}
 	default:
-		return invalid("source.type", "unknown source type %d: use BLANK_IMAGE, HTTP_URL or EXISTING_PERSISTENT_VOLUME_CLAIM", int32(typ))
+		return invalid("source.type", "unknown source type %d: use TYPE_BLANK_IMAGE, TYPE_HTTP_URL or TYPE_EXISTING_PERSISTENT_VOLUME_CLAIM", int32(typ))
 	}
 	if sc := req.GetStorageClass(); sc != "" {
 		if errs := validation.IsDNS1123Subdomain(sc); len(errs) > 0 {
@@ -107,7 +107,7 @@ func validateCreate(req *instancev1.CreateDataVolumeRequest) error {
 // HTTP importer can fetch.
 func validateURL(field, raw string) error {
 	if raw == "" {
-		return invalid(field, "the URL to import from is required for an HTTP_URL source")
+		return invalid(field, "the URL to import from is required for a TYPE_HTTP_URL source")
 	}
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -160,7 +160,7 @@ func TestDataVolumeCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = k("dv", "create", "copy", "--clone", "img", "--access-mode", "ReadWriteMany", "--volume-mode", "Block", "-o", "json")
-	r.want(t, plugin.ExitOK, `"type": "EXISTING_PERSISTENT_VOLUME_CLAIM"`)
+	r.want(t, plugin.ExitOK, `"type": "TYPE_EXISTING_PERSISTENT_VOLUME_CLAIM"`)
 	var created map[string]any
 	if err := json.Unmarshal([]byte(r.stdout), &created); err != nil {
 		t.Fatalf("create -o json: %v\n%s", err, r.stdout)

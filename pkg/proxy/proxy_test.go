@@ -231,8 +231,8 @@ func TestHandWrittenJSON(t *testing.T) {
 			if err := json.Unmarshal(data, &out); err != nil {
 				t.Fatalf("answer is not JSON: %v: %s", err, data)
 			}
-			if src, _ := out["source"].(map[string]any); src["type"] != "HTTP_URL" {
-				t.Errorf("source.type = %v, want HTTP_URL: %s", out["source"], data)
+			if src, _ := out["source"].(map[string]any); src["type"] != "TYPE_HTTP_URL" {
+				t.Errorf("source.type = %v, want upstream's TYPE_HTTP_URL: %s", out["source"], data)
 			}
 			for _, key := range []string{"phase", "progress", "restartCount", "conditions"} {
 				if _, ok := out[key]; !ok {
@@ -252,6 +252,21 @@ func TestHandWrittenJSON(t *testing.T) {
 	resp, data := post(t, http1, jsonRequest(t, p.url, instancev1connect.InstanceServiceListDataVolumesProcedure, `{"namespace":"`+f.ns+`","filter":"BOOTABLE"}`))
 	if resp.StatusCode != http.StatusOK || strings.Count(string(data), `"name"`) != 2 {
 		t.Errorf("list bootable: status %d: %s", resp.StatusCode, data)
+	}
+	// An enum name nobody knows is refused, not read as ALL, naming the
+	// field and the names it accepts; an unknown field is still ignored.
+	resp, data = post(t, http1, jsonRequest(t, p.url, instancev1connect.InstanceServiceListDataVolumesProcedure, `{"namespace":"`+f.ns+`","filter":"NOPE","futureField":1}`))
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(data), `"code":"invalid_argument"`) ||
+		!strings.Contains(string(data), `filter: \"NOPE\" is not a value of otterscale.instance.v1.ListDataVolumesRequest.DataVolumeFilter; accepted: ALL, BOOTABLE, NON_BOOTABLE`) {
+		t.Errorf("unknown filter name: status %d: %s", resp.StatusCode, data)
+	}
+	resp, data = post(t, http1, jsonRequest(t, p.url, instancev1connect.InstanceServiceCreateDataVolumeProcedure,
+		`{"name":"json-nope","namespace":"`+f.ns+`","source":{"type":"TYPE_NOPE"},"sizeBytes":"1073741824"}`))
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(data), `source.type: \"TYPE_NOPE\" is not a value`) {
+		t.Errorf("unknown source type: status %d: %s", resp.StatusCode, data)
+	}
+	if _, err := f.cdi.CdiV1beta1().DataVolumes(f.ns).Get(t.Context(), "json-nope", metav1.GetOptions{}); err == nil {
+		t.Error("a DataVolume was created from a request with an unknown source type")
 	}
 	resp, data = post(t, http1, jsonRequest(t, p.url, instancev1connect.InstanceServiceGetDataVolumeProcedure, `{"scope":"nowhere","namespace":"default","name":"x"}`))
 	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(data), `"code":"not_found"`) {

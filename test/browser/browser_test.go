@@ -165,7 +165,7 @@ func checkWire(t *testing.T, p *page) {
 		t.Fatalf("CreateDataVolume answer %q: %v", answer.Body, err)
 	}
 	src, _ = dv["source"].(map[string]any)
-	if dv["sizeBytes"] != "2147483648" || src["type"] != "HTTP_URL" || dv["bootImage"] != false {
+	if dv["sizeBytes"] != "2147483648" || src["type"] != "TYPE_HTTP_URL" || dv["bootImage"] != false {
 		t.Errorf("CreateDataVolume answer %s", answer.Body)
 	}
 	if r := requests[createImageSnapshot]; r.ContentType != "application/json" {

@@ -131,7 +131,7 @@ func TestThroughKubectl(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &dv); err != nil {
 		t.Fatalf("get -o json: %v\n%s", err, r.stdout)
 	}
-	if dv["sizeBytes"] != "5368709120" || dv["bootImage"] != true || dv["source"].(map[string]any)["type"] != "HTTP_URL" {
+	if dv["sizeBytes"] != "5368709120" || dv["bootImage"] != true || dv["source"].(map[string]any)["type"] != "TYPE_HTTP_URL" {
 		t.Errorf("get -o json = %v", dv)
 	}
 

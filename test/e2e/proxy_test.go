@@ -122,7 +122,7 @@ func TestProxyWithCLIClients(t *testing.T) {
 		out := client(t, curl, "-sS", "--fail-with-body", "-H", "Content-Type: application/json",
 			"-d", `{"namespace":"`+ns+`","name":"`+name+`","source":{"type":"`+spelling+`","data":"https://example.com/disk.img"},"sizeBytes":"2147483648","bootImage":true}`,
 			procedure("instance", "CreateDataVolume"))
-		if m := decode(t, "curl create", out); m["name"] != name || m["sizeBytes"] != "2147483648" || m["source"].(map[string]any)["type"] != "HTTP_URL" {
+		if m := decode(t, "curl create", out); m["name"] != name || m["sizeBytes"] != "2147483648" || m["source"].(map[string]any)["type"] != "TYPE_HTTP_URL" {
 			t.Errorf("curl create answered %s", out)
 		}
 		dv, err := cdi.CdiV1beta1().DataVolumes(ns).Get(ctx, name, metav1.GetOptions{})

@@ -28,35 +28,36 @@ const (
 )
 
 // Type is the kind of source. Both spellings are accepted in JSON; the
-// first one is what the server answers with.
+// first one, upstream's final name (TYPE_*, what OtterScale's web UI
+// decodes), is what the server answers with.
 type DataVolume_Source_Type int32
 
 const (
-	DataVolume_Source_BLANK_IMAGE                           DataVolume_Source_Type = 0
 	DataVolume_Source_TYPE_BLANK_IMAGE                      DataVolume_Source_Type = 0
-	DataVolume_Source_HTTP_URL                              DataVolume_Source_Type = 1
+	DataVolume_Source_BLANK_IMAGE                           DataVolume_Source_Type = 0
 	DataVolume_Source_TYPE_HTTP_URL                         DataVolume_Source_Type = 1
-	DataVolume_Source_EXISTING_PERSISTENT_VOLUME_CLAIM      DataVolume_Source_Type = 2
+	DataVolume_Source_HTTP_URL                              DataVolume_Source_Type = 1
 	DataVolume_Source_TYPE_EXISTING_PERSISTENT_VOLUME_CLAIM DataVolume_Source_Type = 2
+	DataVolume_Source_EXISTING_PERSISTENT_VOLUME_CLAIM      DataVolume_Source_Type = 2
 )
 
 // Enum value maps for DataVolume_Source_Type.
 var (
 	DataVolume_Source_Type_name = map[int32]string{
-		0: "BLANK_IMAGE",
-		// Duplicate value: 0: "TYPE_BLANK_IMAGE",
-		1: "HTTP_URL",
-		// Duplicate value: 1: "TYPE_HTTP_URL",
-		2: "EXISTING_PERSISTENT_VOLUME_CLAIM",
-		// Duplicate value: 2: "TYPE_EXISTING_PERSISTENT_VOLUME_CLAIM",
+		0: "TYPE_BLANK_IMAGE",
+		// Duplicate value: 0: "BLANK_IMAGE",
+		1: "TYPE_HTTP_URL",
+		// Duplicate value: 1: "HTTP_URL",
+		2: "TYPE_EXISTING_PERSISTENT_VOLUME_CLAIM",
+		// Duplicate value: 2: "EXISTING_PERSISTENT_VOLUME_CLAIM",
 	}
 	DataVolume_Source_Type_value = map[string]int32{
-		"BLANK_IMAGE":                           0,
 		"TYPE_BLANK_IMAGE":                      0,
-		"HTTP_URL":                              1,
+		"BLANK_IMAGE":                           0,
 		"TYPE_HTTP_URL":                         1,
-		"EXISTING_PERSISTENT_VOLUME_CLAIM":      2,
+		"HTTP_URL":                              1,
 		"TYPE_EXISTING_PERSISTENT_VOLUME_CLAIM": 2,
+		"EXISTING_PERSISTENT_VOLUME_CLAIM":      2,
 	}
 )
 
@@ -1276,7 +1277,7 @@ func (x *DataVolume_Source) GetType() DataVolume_Source_Type {
 	if x != nil {
 		return x.Type
 	}
-	return DataVolume_Source_BLANK_IMAGE
+	return DataVolume_Source_TYPE_BLANK_IMAGE
 }
 
 func (x *DataVolume_Source) GetData() string {
@@ -1536,13 +1537,13 @@ const file_otterscale_instance_v1_instance_proto_rawDesc = "" +
 	"\x06Source\x12B\n" +
 	"\x04type\x18\x01 \x01(\x0e2..otterscale.instance.v1.DataVolume.Source.TypeR\x04type\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\tR\x04data\"\xa3\x01\n" +
-	"\x04Type\x12\x0f\n" +
-	"\vBLANK_IMAGE\x10\x00\x12\x14\n" +
-	"\x10TYPE_BLANK_IMAGE\x10\x00\x12\f\n" +
-	"\bHTTP_URL\x10\x01\x12\x11\n" +
-	"\rTYPE_HTTP_URL\x10\x01\x12$\n" +
-	" EXISTING_PERSISTENT_VOLUME_CLAIM\x10\x02\x12)\n" +
-	"%TYPE_EXISTING_PERSISTENT_VOLUME_CLAIM\x10\x02\x1a\x02\x10\x01\x1a\xef\x01\n" +
+	"\x04Type\x12\x14\n" +
+	"\x10TYPE_BLANK_IMAGE\x10\x00\x12\x0f\n" +
+	"\vBLANK_IMAGE\x10\x00\x12\x11\n" +
+	"\rTYPE_HTTP_URL\x10\x01\x12\f\n" +
+	"\bHTTP_URL\x10\x01\x12)\n" +
+	"%TYPE_EXISTING_PERSISTENT_VOLUME_CLAIM\x10\x02\x12$\n" +
+	" EXISTING_PERSISTENT_VOLUME_CLAIM\x10\x02\x1a\x02\x10\x01\x1a\xef\x01\n" +
 	"\tCondition\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12\x16\n" +
