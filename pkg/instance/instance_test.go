@@ -118,18 +118,20 @@ func TestCreateRefusesBadInput(t *testing.T) {
 		code connect.Code
 		want string // in the message
 	}{
-		{"bad name", &instancev1.CreateDataVolumeRequest{Name: "Bad_Name", Namespace: f.ns, SizeBytes: 1}, connect.CodeInvalidArgument, "name: "},
-		{"no namespace", &instancev1.CreateDataVolumeRequest{Name: "a1", SizeBytes: 1}, connect.CodeInvalidArgument, "namespace: is required"},
+		{"bad name", &instancev1.CreateDataVolumeRequest{Name: "Bad_Name", Namespace: f.ns, SizeBytes: 1 << 20}, connect.CodeInvalidArgument, "name: "},
+		{"no namespace", &instancev1.CreateDataVolumeRequest{Name: "a1", SizeBytes: 1 << 20}, connect.CodeInvalidArgument, "namespace: is required"},
 		{"zero size", &instancev1.CreateDataVolumeRequest{Name: "a2", Namespace: f.ns}, connect.CodeInvalidArgument, "size_bytes"},
 		{"negative size", &instancev1.CreateDataVolumeRequest{Name: "a3", Namespace: f.ns, SizeBytes: -1}, connect.CodeInvalidArgument, "size_bytes: must be positive"},
-		{"ftp url", &instancev1.CreateDataVolumeRequest{Name: "a4", Namespace: f.ns, SizeBytes: 1, Source: src(instancev1.DataVolume_Source_HTTP_URL, "ftp://example.com/x")}, connect.CodeInvalidArgument, "http:// or https://"},
+		{"size under 1Mi", &instancev1.CreateDataVolumeRequest{Name: "a10", Namespace: f.ns, SizeBytes: 512 << 10}, connect.CodeInvalidArgument,
+			`size_bytes: must be at least 1Mi (1048576 bytes), got 524288: CDI refuses smaller disks ("Storage size should be at least 1MiB")`},
+		{"ftp url", &instancev1.CreateDataVolumeRequest{Name: "a4", Namespace: f.ns, SizeBytes: 1 << 20, Source: src(instancev1.DataVolume_Source_HTTP_URL, "ftp://example.com/x")}, connect.CodeInvalidArgument, "http:// or https://"},
 		{"missing source claim", &instancev1.CreateDataVolumeRequest{Name: "a5", Namespace: f.ns, Source: src(instancev1.DataVolume_Source_EXISTING_PERSISTENT_VOLUME_CLAIM, "nope")}, connect.CodeNotFound, `source claim "nope" not found in namespace "` + f.ns + `"`},
 		{"missing source namespace", &instancev1.CreateDataVolumeRequest{Name: "a6", Namespace: f.ns, Source: src(instancev1.DataVolume_Source_EXISTING_PERSISTENT_VOLUME_CLAIM, "elsewhere/base")}, connect.CodeNotFound, `source claim "base" not found in namespace "elsewhere"`},
-		{"duplicate name", &instancev1.CreateDataVolumeRequest{Name: "existing", Namespace: f.ns, SizeBytes: 1}, connect.CodeAlreadyExists, "already exists"},
-		{"claim of that name", &instancev1.CreateDataVolumeRequest{Name: "taken", Namespace: f.ns, SizeBytes: 1}, connect.CodeAlreadyExists, `a claim named "taken" already exists`},
-		{"unknown scope", &instancev1.CreateDataVolumeRequest{Scope: "no-such-context", Name: "a7", Namespace: f.ns, SizeBytes: 1}, connect.CodeNotFound, `scope "no-such-context"`},
-		{"bad access mode", &instancev1.CreateDataVolumeRequest{Name: "a8", Namespace: f.ns, SizeBytes: 1, AccessMode: "rwo"}, connect.CodeInvalidArgument, "access_mode"},
-		{"namespace that does not exist", &instancev1.CreateDataVolumeRequest{Name: "a9", Namespace: "no-such-ns", SizeBytes: 1}, connect.CodeNotFound, "no-such-ns"},
+		{"duplicate name", &instancev1.CreateDataVolumeRequest{Name: "existing", Namespace: f.ns, SizeBytes: 1 << 20}, connect.CodeAlreadyExists, "already exists"},
+		{"claim of that name", &instancev1.CreateDataVolumeRequest{Name: "taken", Namespace: f.ns, SizeBytes: 1 << 20}, connect.CodeAlreadyExists, `a claim named "taken" already exists`},
+		{"unknown scope", &instancev1.CreateDataVolumeRequest{Scope: "no-such-context", Name: "a7", Namespace: f.ns, SizeBytes: 1 << 20}, connect.CodeNotFound, `scope "no-such-context"`},
+		{"bad access mode", &instancev1.CreateDataVolumeRequest{Name: "a8", Namespace: f.ns, SizeBytes: 1 << 20, AccessMode: "rwo"}, connect.CodeInvalidArgument, "access_mode"},
+		{"namespace that does not exist", &instancev1.CreateDataVolumeRequest{Name: "a9", Namespace: "no-such-ns", SizeBytes: 1 << 20}, connect.CodeNotFound, "no-such-ns"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
