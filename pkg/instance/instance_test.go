@@ -211,12 +211,17 @@ func TestGetJoinsClaimAndClass(t *testing.T) {
 		t.Fatalf("conditions = %v", dv.GetConditions())
 	}
 	// Running changed last (t0+30s); Bound and Ready changed at t0.
-	if lc := dv.GetLastCondition(); lc.GetType() != "Running" || lc.GetReason() != "TransferRunning" || lc.GetTransitionedAt() == nil || lc.GetHeartbeatAt() == nil {
+	if lc := dv.GetLastCondition(); lc.GetType() != "Running" || lc.GetReason() != "Pod is running" || lc.GetTransitionedAt() == nil || lc.GetHeartbeatAt() == nil {
 		t.Errorf("last condition = %v", lc)
 	}
 	claim := dv.GetPersistentVolumeClaim()
 	if claim.GetName() != "web" || claim.GetStatus() != "Bound" || claim.GetCapacity() != "10Gi" || claim.GetCreatedAt() == nil {
 		t.Errorf("claim = %v", claim)
+	}
+	// The DataVolume left the volume mode to the cluster; the claim says
+	// what it became (the API server defaults it to Filesystem).
+	if dv.GetVolumeMode() != "" || claim.GetVolumeMode() != "Filesystem" || claim.GetRequestBytes() != 10<<30 {
+		t.Errorf("volume mode %q, claim's volume mode %q, claim's request %d", dv.GetVolumeMode(), claim.GetVolumeMode(), claim.GetRequestBytes())
 	}
 	if len(claim.GetAccessModes()) != 1 || claim.GetAccessModes()[0] != "ReadWriteOnce" {
 		t.Errorf("claim access modes = %v", claim.GetAccessModes())
@@ -231,6 +236,56 @@ func TestGetJoinsClaimAndClass(t *testing.T) {
 	wantCode(t, err, connect.CodeNotFound)
 	if msg := message(err); !strings.Contains(msg, `data volume "nope" not found in namespace "`+f.ns+`"`) {
 		t.Errorf("message = %q", msg)
+	}
+}
+
+// CDI makes the claim itself: with ceph-csi its StorageProfile picks Block
+// when the DataVolume names no volume mode, and it asks for more than the
+// DataVolume did on a Filesystem claim (filesystem overhead). Get carries
+// both what the DataVolume asked and what the claim is.
+func TestGetShowsTheClaimAsCDIMadeIt(t *testing.T) {
+	f := setup(t)
+	tests := []struct {
+		name, mode string
+		request    int64
+	}{
+		{"block", "Block", 1 << 30},
+		{"filesystem", "Filesystem", 1138166334}, // observed for 1Gi
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := f.svc.CreateDataVolume(t.Context(), connect.NewRequest(&instancev1.CreateDataVolumeRequest{
+				Name: tt.name, Namespace: f.ns, SizeBytes: 1 << 30,
+			})); err != nil {
+				t.Fatal(err)
+			}
+			mode := corev1.PersistentVolumeMode(tt.mode)
+			pvc := &corev1.PersistentVolumeClaim{
+				ObjectMeta: metav1.ObjectMeta{Name: tt.name, Namespace: f.ns},
+				Spec: corev1.PersistentVolumeClaimSpec{
+					AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+					VolumeMode:  &mode,
+					Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{
+						corev1.ResourceStorage: *resource.NewQuantity(tt.request, resource.BinarySI),
+					}},
+				},
+			}
+			if _, err := f.env.Kube.CoreV1().PersistentVolumeClaims(f.ns).Create(t.Context(), pvc, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := f.svc.GetDataVolume(t.Context(), connect.NewRequest(&instancev1.GetDataVolumeRequest{Namespace: f.ns, Name: tt.name}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dv, claim := resp.Msg, resp.Msg.GetPersistentVolumeClaim()
+			if dv.GetVolumeMode() != "" || dv.GetSizeBytes() != 1<<30 {
+				t.Errorf("data volume asked volume mode %q, size %d; want \"\", 1Gi", dv.GetVolumeMode(), dv.GetSizeBytes())
+			}
+			if claim.GetVolumeMode() != tt.mode || claim.GetRequestBytes() != tt.request || claim.GetCapacity() != "" {
+				t.Errorf("claim volume mode %q, request %d, capacity %q; want %q, %d, unbound",
+					claim.GetVolumeMode(), claim.GetRequestBytes(), claim.GetCapacity(), tt.mode, tt.request)
+			}
+		})
 	}
 }
 
