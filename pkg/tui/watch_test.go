@@ -36,12 +36,12 @@ func TestWatchWaitsForTheFirstList(t *testing.T) {
 	update(t, m, batch(added(importing("vms", "a", "1.00%")), added(importing("vms", "b", "2.00%"))))
 	s := screen(m)
 	mustContain(t, s, "DataVolumes in namespace vms", "waiting for the first list… (2 so far)", "Waiting for the first list…")
-	mustNotContain(t, s, "NAME", "TransferRunning")
+	mustNotContain(t, s, "NAME", "Pod is running")
 
 	update(t, m, batch(synced()))
 	s = screen(m)
 	mustContain(t, s, "2 · sorted by name", "NAME", "PHASE", "PROGRESS", "REASON", "RESTARTS", "CLAIM", "SIZE", "AGE",
-		"a     ImportInProgress", "TransferRunning", "Bound", "10Gi", "5m")
+		"a     ImportInProgress", "Pod is running", "Bound", "10Gi", "5m")
 	mustNotContain(t, s, "NAMESPACE", "Waiting")
 }
 
@@ -64,7 +64,7 @@ func TestWatchRowsAddedUpdatedRemoved(t *testing.T) {
 	done.RestartCount = 3
 	update(t, m, batch(modified(done)))
 	s := screen(m)
-	mustContain(t, s, "Succeeded", "100.0%", "████████████████")
+	mustContain(t, s, "Succeeded", "█████████████  100.0%") // a full bar, as wide as the MODE column leaves it
 	if !strings.Contains(s, "       3  Bound") {
 		t.Errorf("restarts not shown:\n%s", s)
 	}
@@ -273,9 +273,10 @@ func TestWatchDetail(t *testing.T) {
 		t.Fatal("enter did not open the detail pane")
 	}
 	s := screen(m)
-	mustContain(t, s, "dv-0001  namespace vms", "Phase    ImportInProgress", "1.00%", "Reason   TransferRunning",
-		"Claim    dv-0001  Bound  10Gi  class ceph-block (Immediate)",
-		"Conditions", "Bound      True     Bound", "PVC dv-0001 Bound", "Running    True     TransferRunning",
+	mustContain(t, s, "dv-0001  namespace vms", "Phase    ImportInProgress", "1.00%", "Reason   Pod is running",
+		"Size 10Gi   Mode Block   Age 5m",
+		"Claim    dv-0001  Bound  10Gi  class ceph-block (Immediate)  Block",
+		"Conditions", "Bound      True     Bound", "PVC dv-0001 Bound", "Running    True     Pod is running",
 		"Ready      False", "Events (last 10)", "ImporterRestart", "[Pod/importer-dv-0001] restart 11", "restart 2",
 		"esc back")
 	mustNotContain(t, s, "restart 1\n", "restart 0", "Other")
