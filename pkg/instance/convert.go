@@ -146,6 +146,9 @@ func toClaim(pvc *corev1.PersistentVolumeClaim, sc *storagev1.StorageClass) *ins
 	if q, ok := pvc.Status.Capacity[corev1.ResourceStorage]; ok {
 		msg.Capacity = q.String()
 	}
+	if q, ok := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; ok {
+		msg.RequestBytes = q.Value()
+	}
 	switch {
 	case sc != nil:
 		msg.StorageClass = toStorageClass(sc)

@@ -118,18 +118,20 @@ func TestCreateRefusesBadInput(t *testing.T) {
 		code connect.Code
 		want string // in the message
 	}{
-		{"bad name", &instancev1.CreateDataVolumeRequest{Name: "Bad_Name", Namespace: f.ns, SizeBytes: 1}, connect.CodeInvalidArgument, "name: "},
-		{"no namespace", &instancev1.CreateDataVolumeRequest{Name: "a1", SizeBytes: 1}, connect.CodeInvalidArgument, "namespace: is required"},
+		{"bad name", &instancev1.CreateDataVolumeRequest{Name: "Bad_Name", Namespace: f.ns, SizeBytes: 1 << 20}, connect.CodeInvalidArgument, "name: "},
+		{"no namespace", &instancev1.CreateDataVolumeRequest{Name: "a1", SizeBytes: 1 << 20}, connect.CodeInvalidArgument, "namespace: is required"},
 		{"zero size", &instancev1.CreateDataVolumeRequest{Name: "a2", Namespace: f.ns}, connect.CodeInvalidArgument, "size_bytes"},
 		{"negative size", &instancev1.CreateDataVolumeRequest{Name: "a3", Namespace: f.ns, SizeBytes: -1}, connect.CodeInvalidArgument, "size_bytes: must be positive"},
-		{"ftp url", &instancev1.CreateDataVolumeRequest{Name: "a4", Namespace: f.ns, SizeBytes: 1, Source: src(instancev1.DataVolume_Source_HTTP_URL, "ftp://example.com/x")}, connect.CodeInvalidArgument, "http:// or https://"},
+		{"size under 1Mi", &instancev1.CreateDataVolumeRequest{Name: "a10", Namespace: f.ns, SizeBytes: 512 << 10}, connect.CodeInvalidArgument,
+			`size_bytes: must be at least 1Mi (1048576 bytes), got 524288: CDI refuses smaller disks ("Storage size should be at least 1MiB")`},
+		{"ftp url", &instancev1.CreateDataVolumeRequest{Name: "a4", Namespace: f.ns, SizeBytes: 1 << 20, Source: src(instancev1.DataVolume_Source_HTTP_URL, "ftp://example.com/x")}, connect.CodeInvalidArgument, "http:// or https://"},
 		{"missing source claim", &instancev1.CreateDataVolumeRequest{Name: "a5", Namespace: f.ns, Source: src(instancev1.DataVolume_Source_EXISTING_PERSISTENT_VOLUME_CLAIM, "nope")}, connect.CodeNotFound, `source claim "nope" not found in namespace "` + f.ns + `"`},
 		{"missing source namespace", &instancev1.CreateDataVolumeRequest{Name: "a6", Namespace: f.ns, Source: src(instancev1.DataVolume_Source_EXISTING_PERSISTENT_VOLUME_CLAIM, "elsewhere/base")}, connect.CodeNotFound, `source claim "base" not found in namespace "elsewhere"`},
-		{"duplicate name", &instancev1.CreateDataVolumeRequest{Name: "existing", Namespace: f.ns, SizeBytes: 1}, connect.CodeAlreadyExists, "already exists"},
-		{"claim of that name", &instancev1.CreateDataVolumeRequest{Name: "taken", Namespace: f.ns, SizeBytes: 1}, connect.CodeAlreadyExists, `a claim named "taken" already exists`},
-		{"unknown scope", &instancev1.CreateDataVolumeRequest{Scope: "no-such-context", Name: "a7", Namespace: f.ns, SizeBytes: 1}, connect.CodeNotFound, `scope "no-such-context"`},
-		{"bad access mode", &instancev1.CreateDataVolumeRequest{Name: "a8", Namespace: f.ns, SizeBytes: 1, AccessMode: "rwo"}, connect.CodeInvalidArgument, "access_mode"},
-		{"namespace that does not exist", &instancev1.CreateDataVolumeRequest{Name: "a9", Namespace: "no-such-ns", SizeBytes: 1}, connect.CodeNotFound, "no-such-ns"},
+		{"duplicate name", &instancev1.CreateDataVolumeRequest{Name: "existing", Namespace: f.ns, SizeBytes: 1 << 20}, connect.CodeAlreadyExists, "already exists"},
+		{"claim of that name", &instancev1.CreateDataVolumeRequest{Name: "taken", Namespace: f.ns, SizeBytes: 1 << 20}, connect.CodeAlreadyExists, `a claim named "taken" already exists`},
+		{"unknown scope", &instancev1.CreateDataVolumeRequest{Scope: "no-such-context", Name: "a7", Namespace: f.ns, SizeBytes: 1 << 20}, connect.CodeNotFound, `scope "no-such-context"`},
+		{"bad access mode", &instancev1.CreateDataVolumeRequest{Name: "a8", Namespace: f.ns, SizeBytes: 1 << 20, AccessMode: "rwo"}, connect.CodeInvalidArgument, "access_mode"},
+		{"namespace that does not exist", &instancev1.CreateDataVolumeRequest{Name: "a9", Namespace: "no-such-ns", SizeBytes: 1 << 20}, connect.CodeNotFound, "no-such-ns"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,12 +211,17 @@ func TestGetJoinsClaimAndClass(t *testing.T) {
 		t.Fatalf("conditions = %v", dv.GetConditions())
 	}
 	// Running changed last (t0+30s); Bound and Ready changed at t0.
-	if lc := dv.GetLastCondition(); lc.GetType() != "Running" || lc.GetReason() != "TransferRunning" || lc.GetTransitionedAt() == nil || lc.GetHeartbeatAt() == nil {
+	if lc := dv.GetLastCondition(); lc.GetType() != "Running" || lc.GetReason() != "Pod is running" || lc.GetTransitionedAt() == nil || lc.GetHeartbeatAt() == nil {
 		t.Errorf("last condition = %v", lc)
 	}
 	claim := dv.GetPersistentVolumeClaim()
 	if claim.GetName() != "web" || claim.GetStatus() != "Bound" || claim.GetCapacity() != "10Gi" || claim.GetCreatedAt() == nil {
 		t.Errorf("claim = %v", claim)
+	}
+	// The DataVolume left the volume mode to the cluster; the claim says
+	// what it became (the API server defaults it to Filesystem).
+	if dv.GetVolumeMode() != "" || claim.GetVolumeMode() != "Filesystem" || claim.GetRequestBytes() != 10<<30 {
+		t.Errorf("volume mode %q, claim's volume mode %q, claim's request %d", dv.GetVolumeMode(), claim.GetVolumeMode(), claim.GetRequestBytes())
 	}
 	if len(claim.GetAccessModes()) != 1 || claim.GetAccessModes()[0] != "ReadWriteOnce" {
 		t.Errorf("claim access modes = %v", claim.GetAccessModes())
@@ -229,6 +236,56 @@ func TestGetJoinsClaimAndClass(t *testing.T) {
 	wantCode(t, err, connect.CodeNotFound)
 	if msg := message(err); !strings.Contains(msg, `data volume "nope" not found in namespace "`+f.ns+`"`) {
 		t.Errorf("message = %q", msg)
+	}
+}
+
+// CDI makes the claim itself: with ceph-csi its StorageProfile picks Block
+// when the DataVolume names no volume mode, and it asks for more than the
+// DataVolume did on a Filesystem claim (filesystem overhead). Get carries
+// both what the DataVolume asked and what the claim is.
+func TestGetShowsTheClaimAsCDIMadeIt(t *testing.T) {
+	f := setup(t)
+	tests := []struct {
+		name, mode string
+		request    int64
+	}{
+		{"block", "Block", 1 << 30},
+		{"filesystem", "Filesystem", 1138166334}, // observed for 1Gi
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := f.svc.CreateDataVolume(t.Context(), connect.NewRequest(&instancev1.CreateDataVolumeRequest{
+				Name: tt.name, Namespace: f.ns, SizeBytes: 1 << 30,
+			})); err != nil {
+				t.Fatal(err)
+			}
+			mode := corev1.PersistentVolumeMode(tt.mode)
+			pvc := &corev1.PersistentVolumeClaim{
+				ObjectMeta: metav1.ObjectMeta{Name: tt.name, Namespace: f.ns},
+				Spec: corev1.PersistentVolumeClaimSpec{
+					AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+					VolumeMode:  &mode,
+					Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{
+						corev1.ResourceStorage: *resource.NewQuantity(tt.request, resource.BinarySI),
+					}},
+				},
+			}
+			if _, err := f.env.Kube.CoreV1().PersistentVolumeClaims(f.ns).Create(t.Context(), pvc, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := f.svc.GetDataVolume(t.Context(), connect.NewRequest(&instancev1.GetDataVolumeRequest{Namespace: f.ns, Name: tt.name}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dv, claim := resp.Msg, resp.Msg.GetPersistentVolumeClaim()
+			if dv.GetVolumeMode() != "" || dv.GetSizeBytes() != 1<<30 {
+				t.Errorf("data volume asked volume mode %q, size %d; want \"\", 1Gi", dv.GetVolumeMode(), dv.GetSizeBytes())
+			}
+			if claim.GetVolumeMode() != tt.mode || claim.GetRequestBytes() != tt.request || claim.GetCapacity() != "" {
+				t.Errorf("claim volume mode %q, request %d, capacity %q; want %q, %d, unbound",
+					claim.GetVolumeMode(), claim.GetRequestBytes(), claim.GetCapacity(), tt.mode, tt.request)
+			}
+		})
 	}
 }
 

@@ -130,7 +130,7 @@ func (f *fixture) actAsCDI(t *testing.T, name, class string, bind bool) {
 		RestartCount: 2,
 		Conditions: []cdiv1.DataVolumeCondition{
 			{Type: cdiv1.DataVolumeBound, Status: corev1.ConditionTrue, Reason: "Bound", Message: "PVC " + name + " Bound", LastTransitionTime: t0, LastHeartbeatTime: t1},
-			{Type: cdiv1.DataVolumeRunning, Status: corev1.ConditionTrue, Reason: "TransferRunning", Message: "Import Complete: 45.67%", LastTransitionTime: t1, LastHeartbeatTime: t1},
+			{Type: cdiv1.DataVolumeRunning, Status: corev1.ConditionTrue, Reason: "Pod is running", LastTransitionTime: t1, LastHeartbeatTime: t1},
 			{Type: cdiv1.DataVolumeReady, Status: corev1.ConditionFalse, Reason: "TransferRunning", LastTransitionTime: t0, LastHeartbeatTime: t1},
 		},
 	}

@@ -42,12 +42,20 @@ func validateNamespace(field, ns string) error {
 	return nil
 }
 
+// MinSizeBytes is the smallest disk CDI accepts: its admission webhook
+// (datavolume-validate.cdi.kubevirt.io) refuses anything smaller, after the
+// request has already left the plugin.
+const MinSizeBytes = 1 << 20
+
 func validateSize(field string, size int64, required bool) error {
 	switch {
 	case size < 0:
 		return invalid(field, "must be positive, got %d", size)
 	case size == 0 && required:
 		return invalid(field, "is required and must be positive")
+	case size > 0 && size < MinSizeBytes:
+		return invalid(field, "must be at least 1Mi (%d bytes), got %d: CDI refuses smaller disks (%q)",
+			MinSizeBytes, size, "Storage size should be at least 1MiB")
 	}
 	return nil
 }

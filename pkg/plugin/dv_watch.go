@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -126,9 +127,14 @@ func watchPlain(ctx context.Context, out io.Writer, events <-chan *instancev1.Wa
 	}
 }
 
+// eventPrefix marks the events printed in printChange's last map, apart
+// from the DataVolumes' "namespace/name" keys.
+const eventPrefix = "\x00event\x00"
+
 // printChange prints one watch message, skipping a DataVolume's line when
 // it reads as the last one printed for it (a change in a field the line
-// does not show).
+// does not show) and an event already printed (a repeat that only counted
+// it up). last remembers both.
 func printChange(out io.Writer, r *instancev1.WatchDataVolumesResponse, last map[string]string, allNamespaces, asJSON bool) error {
 	dv := r.GetDataVolume()
 	key := dv.GetNamespace() + "/" + dv.GetName()
@@ -146,6 +152,12 @@ func printChange(out io.Writer, r *instancev1.WatchDataVolumesResponse, last map
 		return err
 	case instancev1.WatchDataVolumesResponse_DELETED:
 		delete(last, key)
+		// A DataVolume made again under the name gets Events of its own.
+		for k := range last {
+			if strings.HasPrefix(k, eventPrefix+key+"\x00") {
+				delete(last, k)
+			}
+		}
 		if asJSON {
 			return printJSONLine(out, dv)
 		}
@@ -159,7 +171,15 @@ func printChange(out io.Writer, r *instancev1.WatchDataVolumesResponse, last map
 		if asJSON {
 			return nil // -o json is DataVolumes only
 		}
-		_, err := fmt.Fprintln(out, tui.PlainEvent(r.GetEvent()))
+		// A repeat only counts up an event already printed (CDI repeats
+		// ErrImportFailed every few seconds); print each event once.
+		ev := r.GetEvent()
+		seen := eventPrefix + ev.GetNamespace() + "/" + ev.GetDataVolume() + "\x00" + tui.EventKey(ev)
+		if _, ok := last[seen]; ok {
+			return nil
+		}
+		last[seen] = ""
+		_, err := fmt.Fprintln(out, tui.PlainEvent(ev))
 		return err
 	}
 	return nil

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/printers"
 
 	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
@@ -53,7 +52,7 @@ func imageTable(images []*storagev1.Image, now time.Time) *metav1.Table {
 			iecBytes(img.GetUsedBytes()),
 			len(img.GetSnapshots()),
 			orNone(imageFeatures(img)),
-			imageAge(img, now),
+			age(img.GetCreatedAt(), now),
 			iecBytes(img.GetObjectSizeBytes()),
 			img.GetObjectCount(),
 			iecBytes(img.GetStripeUnitBytes()),
@@ -81,11 +80,4 @@ func imageFeatures(img *storagev1.Image) string {
 		}
 	}
 	return strings.Join(on, ",")
-}
-
-func imageAge(img *storagev1.Image, now time.Time) string {
-	if img.GetCreatedAt() == nil {
-		return "<unknown>"
-	}
-	return duration.HumanDuration(now.Sub(img.GetCreatedAt().AsTime()))
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -138,6 +139,16 @@ func TestDataVolumeCommands(t *testing.T) {
 	}
 
 	k("dv", "create", "blank1", "--size", "2Gi").want(t, plugin.ExitOK, "datavolume.cdi.kubevirt.io/blank1 created\n")
+	// CDI's webhook refuses a disk under 1MiB; the plugin refuses it first,
+	// as bad input, and creates nothing.
+	r0 := k("dv", "create", "tiny", "--size", "512Ki")
+	if r0.code != plugin.ExitUsage || r0.stdout != "" ||
+		r0.stderr != "error: size_bytes: must be at least 1Mi (1048576 bytes), got 524288: CDI refuses smaller disks (\"Storage size should be at least 1MiB\")\n" {
+		t.Errorf("create --size 512Ki: exit %d, stdout %q, stderr %q", r0.code, r0.stdout, r0.stderr)
+	}
+	if _, err := cdi.CdiV1beta1().DataVolumes(ns).Get(t.Context(), "tiny", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("create --size 512Ki left a data volume behind (get: %v)", err)
+	}
 	k("datavolume", "create", "img", "--size", "1073741824", "--boot-image", "--url", "https://example.com/img.qcow2", "--storage-class", "ceph-block").
 		want(t, plugin.ExitOK, "datavolume.cdi.kubevirt.io/img created")
 	r := k("dv", "create", "copy", "--clone", "img", "--access-mode", "ReadWriteMany", "--volume-mode", "Block", "-o", "json")

@@ -11,13 +11,13 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
-	"k8s.io/apimachinery/pkg/api/resource"
+	"google.golang.org/protobuf/types/known/timestamppb"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/printers"
 	"sigs.k8s.io/yaml"
 
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
+	"github.com/otterscale/kubectl-otterscale/pkg/human"
 )
 
 // Output formats, with kubectl's meaning; json and yaml are the API's JSON.
@@ -111,7 +111,9 @@ func printDataVolumes(w io.Writer, p PrintFlags, dvs []*instancev1.DataVolume, w
 }
 
 // dataVolumeTable lays DataVolumes out as kubectl would: wide columns have
-// priority 1 and come last.
+// priority 1 and come last. SIZE and MODE are the claim's once CDI made it
+// (its StorageProfile picks the mode, and a Filesystem claim asks more
+// than the DataVolume did); REQUESTED is what the DataVolume asked.
 func dataVolumeTable(dvs []*instancev1.DataVolume, withNamespace bool, now time.Time) *metav1.Table {
 	var cols []metav1.TableColumnDefinition
 	if withNamespace {
@@ -122,11 +124,12 @@ func dataVolumeTable(dvs []*instancev1.DataVolume, withNamespace bool, now time.
 		metav1.TableColumnDefinition{Name: "Phase", Type: "string"},
 		metav1.TableColumnDefinition{Name: "Progress", Type: "string"},
 		metav1.TableColumnDefinition{Name: "Size", Type: "string"},
+		metav1.TableColumnDefinition{Name: "Mode", Type: "string"},
 		metav1.TableColumnDefinition{Name: "Source", Type: "string"},
 		metav1.TableColumnDefinition{Name: "Boot", Type: "string"},
 		metav1.TableColumnDefinition{Name: "Age", Type: "string"},
 		metav1.TableColumnDefinition{Name: "Claim", Type: "string", Priority: 1},
-		metav1.TableColumnDefinition{Name: "Capacity", Type: "string", Priority: 1},
+		metav1.TableColumnDefinition{Name: "Requested", Type: "string", Priority: 1},
 		metav1.TableColumnDefinition{Name: "StorageClass", Type: "string", Priority: 1},
 		metav1.TableColumnDefinition{Name: "Access Modes", Type: "string", Priority: 1},
 		metav1.TableColumnDefinition{Name: "Reason", Type: "string", Priority: 1},
@@ -141,14 +144,15 @@ func dataVolumeTable(dvs []*instancev1.DataVolume, withNamespace bool, now time.
 		claim := dv.GetPersistentVolumeClaim()
 		cells = append(cells,
 			dv.GetName(),
-			orNone(dv.GetPhase()),
+			human.Phase(dv.GetPhase()),
 			orNone(dv.GetProgress()),
-			humanBytes(dv.GetSizeBytes()),
+			orNone(human.Size(human.DiskBytes(dv))),
+			orNone(human.VolumeMode(dv)),
 			sourceKind(dv.GetSource().GetType()),
 			fmt.Sprint(dv.GetBootImage()),
-			age(dv, now),
+			age(dv.GetCreatedAt(), now),
 			orNone(claim.GetStatus()),
-			orNone(claim.GetCapacity()),
+			orNone(human.Size(dv.GetSizeBytes())),
 			orNone(storageClass(dv)),
 			orNone(strings.Join(claim.GetAccessModes(), ",")),
 			orNone(dv.GetLastCondition().GetReason()),
@@ -176,20 +180,12 @@ func storageClass(dv *instancev1.DataVolume) string {
 	return dv.GetStorageClass()
 }
 
-// humanBytes writes a size as Kubernetes would (10Gi), and exact bytes when
-// no binary suffix fits.
-func humanBytes(b int64) string {
-	if b <= 0 {
-		return "<none>"
-	}
-	return resource.NewQuantity(b, resource.BinarySI).String()
-}
-
-func age(dv *instancev1.DataVolume, now time.Time) string {
-	if dv.GetCreatedAt() == nil {
+// age is kubectl's AGE of a creation time, <unknown> without one.
+func age(created *timestamppb.Timestamp, now time.Time) string {
+	if created == nil {
 		return "<unknown>"
 	}
-	return duration.HumanDuration(now.Sub(dv.GetCreatedAt().AsTime()))
+	return human.Age(now, created.AsTime())
 }
 
 func orNone(s string) string {

@@ -41,15 +41,25 @@ func sampleDataVolumes(created time.Time) []*instancev1.DataVolume {
 			Name: "debian-12", Namespace: "vms", BootImage: true, Phase: "ImportInProgress", Progress: "45.67%",
 			SizeBytes: 20 << 30, CreatedAt: ts,
 			Source:        &instancev1.DataVolume_Source{Type: instancev1.DataVolume_Source_HTTP_URL, Data: "https://example.com/debian-12.qcow2"},
-			LastCondition: &instancev1.DataVolume_Condition{Type: "Running", Status: "True", Reason: "TransferRunning"},
+			LastCondition: &instancev1.DataVolume_Condition{Type: "Running", Status: "True", Reason: "Pod is running"},
+			// Left to the StorageProfile, which makes a ceph-csi claim Block.
 			PersistentVolumeClaim: &instancev1.PersistentVolumeClaim{
 				Name: "debian-12", Status: "Bound", Capacity: "20Gi", AccessModes: []string{"ReadWriteOnce"},
 				StorageClass: &instancev1.StorageClass{Name: "ceph-block"},
+				VolumeMode:   "Block", RequestBytes: 20 << 30,
 			},
 		},
 		{
-			Name: "scratch", Namespace: "default", SizeBytes: 1 << 30, CreatedAt: ts,
-			Source: &instancev1.DataVolume_Source{},
+			// A Filesystem disk of 1Gi: CDI asks more for the file system's
+			// overhead (observed: 1138166334 bytes), and the claim is not
+			// bound yet; the populator path leaves the phase empty.
+			Name: "scratch", Namespace: "default", SizeBytes: 1 << 30, CreatedAt: ts, VolumeMode: "Filesystem",
+			Source:        &instancev1.DataVolume_Source{},
+			LastCondition: &instancev1.DataVolume_Condition{Type: "Bound", Status: "False", Reason: "Pending", Message: "PVC scratch Pending"},
+			PersistentVolumeClaim: &instancev1.PersistentVolumeClaim{
+				Name: "scratch", Status: "Pending", AccessModes: []string{"ReadWriteOnce"},
+				VolumeMode: "Filesystem", RequestBytes: 1138166334,
+			},
 		},
 		{
 			Name: "web-copy", Namespace: "vms", Phase: "CloneScheduled", Progress: "N/A", CreatedAt: ts,

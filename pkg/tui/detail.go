@@ -3,8 +3,12 @@ package tui
 import (
 	"strconv"
 	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
+	"github.com/otterscale/kubectl-otterscale/pkg/human"
 )
 
 // detailLines renders the detail pane of the selected DataVolume: its
@@ -28,14 +32,17 @@ func (m *WatchModel) detailLines() []string {
 	if dv.GetRestartCount() > 0 {
 		restarts = st.warn.on(restarts)
 	}
-	age := "-"
-	if ts := dv.GetCreatedAt(); ts != nil {
-		age = humanAge(now, ts.AsTime())
+	// Size and mode are the claim's once CDI made it; the size the
+	// DataVolume asked for follows when the claim's differs.
+	size := orDash(human.Size(human.DiskBytes(dv)))
+	if asked := human.Size(dv.GetSizeBytes()); asked != "" && human.ClaimBytes(dv) > 0 && human.ClaimBytes(dv) != dv.GetSizeBytes() {
+		size += st.faint.on(" (asked " + asked + ")")
 	}
-	field("Phase", st.phasePaint(dv.GetPhase()).on(orDash(clean(dv.GetPhase())))+
+	field("Phase", st.phasePaint(dv.GetPhase()).on(human.Phase(clean(dv.GetPhase())))+
 		"   "+st.faint.on("Restarts ")+restarts+
-		"   "+st.faint.on("Size ")+orDash(humanBytes(dv.GetSizeBytes()))+
-		"   "+st.faint.on("Age ")+age)
+		"   "+st.faint.on("Size ")+size+
+		"   "+st.faint.on("Mode ")+orDash(clean(human.VolumeMode(dv)))+
+		"   "+st.faint.on("Age ")+orDash(ageOf(now, dv.GetCreatedAt())))
 	field("Progress", st.bar(dv.GetProgress(), 30))
 	if c := statusCondition(dv); c != nil {
 		field("Reason", clean(c.GetReason())+messageSuffix(c.GetMessage()))
@@ -45,8 +52,8 @@ func (m *WatchModel) detailLines() []string {
 	}
 	if pvc := dv.GetPersistentVolumeClaim(); pvc != nil {
 		claim := clean(pvc.GetName()) + "  " + st.claimPaint(pvc.GetStatus()).on(orDash(clean(pvc.GetStatus())))
-		if c := pvc.GetCapacity(); c != "" {
-			claim += "  " + clean(c)
+		if n := human.ClaimBytes(dv); n > 0 {
+			claim += "  " + human.Size(n)
 		}
 		sc := pvc.GetStorageClass().GetName()
 		if sc == "" {
@@ -84,10 +91,7 @@ func (m *WatchModel) detailLines() []string {
 			if c.GetStatus() == "True" {
 				status = st.ok.on(status)
 			}
-			age := "-"
-			if ts := c.GetTransitionedAt(); ts != nil {
-				age = humanAge(now, ts.AsTime())
-			}
+			age := orDash(ageOf(now, c.GetTransitionedAt()))
 			add("  " + fit(clean(c.GetType()), 9) + "  " + status + "  " + fit(orDash(clean(c.GetReason())), 20) +
 				"  " + fit(age, 5) + "  " + clean(c.GetMessage()))
 		}
@@ -102,10 +106,7 @@ func (m *WatchModel) detailLines() []string {
 		add("  " + st.faint.on(fit("AGE", 5)+"  "+fit("TYPE", 7)+"  "+fit("REASON", 20)+"  MESSAGE"))
 		for i := len(events) - 1; i >= 0; i-- { // newest first
 			ev := events[i]
-			age := "-"
-			if ts := ev.GetLastSeenAt(); ts != nil {
-				age = humanAge(now, ts.AsTime())
-			}
+			age := orDash(ageOf(now, ev.GetLastSeenAt()))
 			typ := fit(clean(ev.GetType()), 7)
 			if ev.GetType() == "Warning" {
 				typ = st.warn.on(typ)
@@ -121,6 +122,14 @@ func (m *WatchModel) detailLines() []string {
 		}
 	}
 	return lines
+}
+
+// ageOf is human.Age of a timestamp the API may leave out.
+func ageOf(now time.Time, ts *timestamppb.Timestamp) string {
+	if ts == nil {
+		return ""
+	}
+	return human.Age(now, ts.AsTime())
 }
 
 func messageSuffix(msg string) string {

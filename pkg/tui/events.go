@@ -70,14 +70,15 @@ func dvKey(namespace, name string) string {
 // maxEvents is how many recent events are kept per DataVolume.
 const maxEvents = 10
 
-// appendEvent keeps the last maxEvents events, replacing an earlier copy of
-// the same event (same reason, object and message: Kubernetes bumps its
-// count rather than making a new one).
+// appendEvent keeps the last maxEvents events. A repeat of one already
+// kept (see EventKey) replaces it where it is, so its line shows the new
+// count and age without moving or adding a line.
 func appendEvent(list []*instancev1.Event, ev *instancev1.Event) []*instancev1.Event {
+	key := EventKey(ev)
 	for i, old := range list {
-		if old.GetReason() == ev.GetReason() && old.GetObject() == ev.GetObject() && old.GetMessage() == ev.GetMessage() {
-			list = append(list[:i], list[i+1:]...)
-			break
+		if EventKey(old) == key {
+			list[i] = ev
+			return list
 		}
 	}
 	list = append(list, ev)

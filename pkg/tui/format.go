@@ -3,9 +3,9 @@ package tui
 import (
 	"strconv"
 	"strings"
-	"time"
 
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
+	"github.com/otterscale/kubectl-otterscale/pkg/human"
 )
 
 // parseProgress reads CDI's status.progress ("45.67%"). ok is false for
@@ -62,60 +62,8 @@ func reasonOf(dv *instancev1.DataVolume) string {
 	return statusCondition(dv).GetReason()
 }
 
-// humanBytes prints a size in binary units the way Kubernetes quantities
-// read: 10Gi, 512Mi, 1.5Ti.
-func humanBytes(n int64) string {
-	if n <= 0 {
-		return ""
-	}
-	units := []string{"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"}
-	v := float64(n)
-	i := 0
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	if v == float64(int64(v)) {
-		return strconv.FormatInt(int64(v), 10) + units[i]
-	}
-	return strconv.FormatFloat(v, 'f', 1, 64) + units[i]
-}
-
-// humanAge prints how long ago t was in one or two units, like kubectl's
-// AGE column. Zero times print as "-".
-func humanAge(now, t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	d := now.Sub(t)
-	if d < 0 {
-		d = 0
-	}
-	switch {
-	case d < time.Minute:
-		return strconv.Itoa(int(d.Seconds())) + "s"
-	case d < 10*time.Minute:
-		m := int(d.Minutes())
-		if s := int(d.Seconds()) % 60; s != 0 {
-			return strconv.Itoa(m) + "m" + strconv.Itoa(s) + "s"
-		}
-		return strconv.Itoa(m) + "m"
-	case d < time.Hour:
-		return strconv.Itoa(int(d.Minutes())) + "m"
-	case d < 8*time.Hour:
-		h := int(d.Hours())
-		if m := int(d.Minutes()) % 60; m != 0 {
-			return strconv.Itoa(h) + "h" + strconv.Itoa(m) + "m"
-		}
-		return strconv.Itoa(h) + "h"
-	case d < 48*time.Hour:
-		return strconv.Itoa(int(d.Hours())) + "h"
-	case d < 365*24*time.Hour:
-		return strconv.Itoa(int(d.Hours()/24)) + "d"
-	default:
-		return strconv.Itoa(int(d.Hours()/24/365)) + "y"
-	}
-}
+// humanBytes is human.Size, for wait.go until its rewrite moves it over.
+func humanBytes(n int64) string { return human.Size(n) }
 
 // clean makes text from the API server safe to print: control characters
 // (escape sequences included) are dropped and line breaks become spaces, so
@@ -167,7 +115,7 @@ func PlainLine(dv *instancev1.DataVolume, allNamespaces bool) string {
 	}
 	fields = append(fields,
 		orDash(clean(dv.GetName())),
-		orDash(clean(dv.GetPhase())),
+		human.Phase(clean(dv.GetPhase())),
 		progressText(dv.GetProgress()),
 		orDash(clean(reasonOf(dv))),
 	)

@@ -3,7 +3,6 @@ package tui
 import (
 	"strings"
 	"testing"
-	"time"
 
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
 )
@@ -12,20 +11,20 @@ func TestPlainLine(t *testing.T) {
 	restarted := importing("vms", "dv1", "45.67%")
 	restarted.RestartCount = 2
 	hostile := importing("vms", "dv1", "12.50%")
-	hostile.Conditions[1].Reason = "Transfer\x1b[31mRunning\n"
+	hostile.Conditions[1].Reason = "Pod is\x1b[31m running\n"
 	tests := []struct {
 		name string
 		dv   *instancev1.DataVolume
 		all  bool
 		want string
 	}{
-		{"importing", importing("vms", "dv1", "45.67%"), false, "dv1  ImportInProgress  45.67%  TransferRunning"},
-		{"all namespaces", importing("vms", "dv1", "45.67%"), true, "vms  dv1  ImportInProgress  45.67%  TransferRunning"},
-		{"not available", importing("vms", "dv1", "N/A"), false, "dv1  ImportInProgress  N/A  TransferRunning"},
+		{"importing", importing("vms", "dv1", "45.67%"), false, "dv1  ImportInProgress  45.67%  Pod is running"},
+		{"all namespaces", importing("vms", "dv1", "45.67%"), true, "vms  dv1  ImportInProgress  45.67%  Pod is running"},
+		{"not available", importing("vms", "dv1", "N/A"), false, "dv1  ImportInProgress  N/A  Pod is running"},
 		{"empty progress and reason", &instancev1.DataVolume{Name: "dv1", Phase: "Pending"}, false, "dv1  Pending  N/A  -"},
 		{"nothing yet", &instancev1.DataVolume{Name: "dv1"}, false, "dv1  -  N/A  -"},
-		{"restarts", restarted, false, "dv1  ImportInProgress  45.67%  TransferRunning  restarts=2"},
-		{"escape sequences dropped", hostile, false, "dv1  ImportInProgress  12.50%  Transfer[31mRunning "},
+		{"restarts", restarted, false, "dv1  ImportInProgress  45.67%  Pod is running  restarts=2"},
+		{"escape sequences dropped", hostile, false, "dv1  ImportInProgress  12.50%  Pod is[31m running "},
 		{"ready reason when running has none", &instancev1.DataVolume{
 			Name: "dv1", Phase: "Succeeded", Progress: "100.0%",
 			Conditions: []*instancev1.DataVolume_Condition{{Type: "Running", Status: "False"}, {Type: "Ready", Status: "True", Reason: "Completed"}},
@@ -70,28 +69,6 @@ func TestPlainEvent(t *testing.T) {
 				t.Errorf("PlainEvent = %q, want %q", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestHumanBytes(t *testing.T) {
-	for n, want := range map[int64]string{0: "", 512: "512", 10 << 30: "10Gi", 1536 << 20: "1.5Gi", 512 << 20: "512Mi", 2 << 40: "2Ti"} {
-		if got := humanBytes(n); got != want {
-			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
-
-func TestHumanAge(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		0: "0s", 42 * time.Second: "42s", 90 * time.Second: "1m30s", 5 * time.Minute: "5m", 42 * time.Minute: "42m",
-		150 * time.Minute: "2h30m", 20 * time.Hour: "20h", 72 * time.Hour: "3d", 800 * 24 * time.Hour: "2y",
-	} {
-		if got := humanAge(testNow, testNow.Add(-d)); got != want {
-			t.Errorf("humanAge(%s) = %q, want %q", d, got, want)
-		}
-	}
-	if got := humanAge(testNow, time.Time{}); got != "-" {
-		t.Errorf("humanAge(zero) = %q, want -", got)
 	}
 }
 

@@ -21,17 +21,23 @@ const goldenWidth, goldenHeight = 100, 20
 
 func goldenScene() []*instancev1.WatchDataVolumesResponse {
 	waiting := withPhase(importing("vms", "fedora-41", "N/A"), "WaitForFirstConsumer", "N/A")
+	// A 1Gi Filesystem disk: CDI's claim asks for more (what it asked
+	// for a 1Gi one when observed), and is not bound yet.
+	waiting.SizeBytes, waiting.VolumeMode = 1<<30, "Filesystem"
 	waiting.PersistentVolumeClaim.Status = "Pending"
 	waiting.PersistentVolumeClaim.Capacity = ""
+	waiting.PersistentVolumeClaim.VolumeMode = "Filesystem"
+	waiting.PersistentVolumeClaim.RequestBytes = 1138166334
 	waiting.PersistentVolumeClaim.StorageClass.VolumeBindingMode = "WaitForFirstConsumer"
 	waiting.Conditions = []*instancev1.DataVolume_Condition{
-		{Type: "Bound", Status: "False", Reason: "WaitForFirstConsumer", Message: "PVC fedora-41 Pending", TransitionedAt: ts(2 * time.Minute)},
+		{Type: "Bound", Status: "False", Reason: "Pending", Message: "PVC fedora-41 Pending", TransitionedAt: ts(2 * time.Minute)},
 		{Type: "Running", Status: "False", TransitionedAt: ts(2 * time.Minute)},
 		{Type: "Ready", Status: "False", TransitionedAt: ts(2 * time.Minute)},
 	}
 	failing := importing("vms", "windows-2022", "12.34%")
 	failing.RestartCount = 3
 	failing.SizeBytes = 64 << 30
+	failing.PersistentVolumeClaim.Capacity, failing.PersistentVolumeClaim.RequestBytes = "64Gi", 64<<30
 	failing.CreatedAt = ts(3 * time.Hour)
 	failing.Conditions[1] = &instancev1.DataVolume_Condition{
 		Type: "Running", Status: "False", Reason: "Error",
@@ -63,8 +69,14 @@ func goldenScene() []*instancev1.WatchDataVolumesResponse {
 // compares its final frame with the golden file.
 func runGolden(t *testing.T, m tea.Model, want string, keys ...tea.KeyPressMsg) tea.Model {
 	t.Helper()
+	return runGoldenSized(t, m, goldenWidth, goldenHeight, want, keys...)
+}
+
+// runGoldenSized is runGolden on a terminal of another size.
+func runGoldenSized(t *testing.T, m tea.Model, width, height int, want string, keys ...tea.KeyPressMsg) tea.Model {
+	t.Helper()
 	tm := teatest.NewTestModel(t, m,
-		teatest.WithInitialTermSize(goldenWidth, goldenHeight),
+		teatest.WithInitialTermSize(width, height),
 		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.ASCII)),
 	)
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(want)) },
@@ -88,6 +100,14 @@ func scene(rs []*instancev1.WatchDataVolumesResponse) <-chan *instancev1.WatchDa
 func TestGoldenWatchTable(t *testing.T) {
 	m := NewWatch(scene(goldenScene()), WatchOptions{Namespace: "vms", Now: fixedNow})
 	runGolden(t, m, "sorted by name", press("down"), press("down"), press("q"))
+}
+
+// A wide terminal has room for every column: the claim's size and volume
+// mode, which CDI picked (fedora-41 asked 1Gi of Filesystem; its claim asks
+// 1138166334 bytes).
+func TestGoldenWatchTableWide(t *testing.T) {
+	m := NewWatch(scene(goldenScene()), WatchOptions{Namespace: "vms", Now: fixedNow})
+	runGoldenSized(t, m, 140, 12, "sorted by name", press("q"))
 }
 
 func TestGoldenWatchTableAllNamespacesByProgress(t *testing.T) {

@@ -21,19 +21,20 @@ func fixedNow() time.Time { return testNow }
 func ts(ago time.Duration) *timestamppb.Timestamp { return timestamppb.New(testNow.Add(-ago)) }
 
 // importing is a DataVolume in the middle of an HTTP import, the way CDI
-// reports one.
+// reports one on its older path (the claim bound before the import); the
+// claim is Block, as CDI's StorageProfile makes a ceph-csi claim.
 func importing(ns, name, progress string) *instancev1.DataVolume {
 	return &instancev1.DataVolume{
 		Name: name, Namespace: ns, Phase: "ImportInProgress", Progress: progress,
 		SizeBytes: 10 << 30, CreatedAt: ts(5 * time.Minute),
 		Source: &instancev1.DataVolume_Source{Type: instancev1.DataVolume_Source_HTTP_URL, Data: "https://images.example/" + name + ".qcow2"},
 		PersistentVolumeClaim: &instancev1.PersistentVolumeClaim{
-			Name: name, Status: "Bound", Capacity: "10Gi",
+			Name: name, Status: "Bound", Capacity: "10Gi", VolumeMode: "Block", RequestBytes: 10 << 30,
 			StorageClass: &instancev1.StorageClass{Name: "ceph-block", VolumeBindingMode: "Immediate"},
 		},
 		Conditions: []*instancev1.DataVolume_Condition{
 			{Type: "Bound", Status: "True", Reason: "Bound", Message: "PVC " + name + " Bound", TransitionedAt: ts(4 * time.Minute)},
-			{Type: "Running", Status: "True", Reason: "TransferRunning", TransitionedAt: ts(3 * time.Minute)},
+			{Type: "Running", Status: "True", Reason: "Pod is running", TransitionedAt: ts(3 * time.Minute)},
 			{Type: "Ready", Status: "False", Reason: "TransferRunning", TransitionedAt: ts(3 * time.Minute)},
 		},
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
+	"github.com/otterscale/kubectl-otterscale/pkg/human"
 )
 
 // sortOrder is what the table is sorted by; s cycles through them.
@@ -67,7 +68,7 @@ type store struct {
 
 	// Widest values seen, for the column layout. They only grow, so
 	// columns do not jump when rows come and go.
-	maxName, maxNamespace, maxPhase, maxReason, maxClaim int
+	maxName, maxNamespace, maxPhase, maxReason, maxClaim, maxMode int
 
 	filter   string
 	filtered []*row // rows matching filter, in order; valid when !stale
@@ -131,6 +132,7 @@ func (s *store) upsert(dv *instancev1.DataVolume) {
 	s.maxPhase = max(s.maxPhase, len(dv.GetPhase()))
 	s.maxReason = max(s.maxReason, len(r.reason))
 	s.maxClaim = max(s.maxClaim, len(dv.GetPersistentVolumeClaim().GetStatus()))
+	s.maxMode = max(s.maxMode, len(human.VolumeMode(dv)))
 	s.stale = true
 }
 

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/otterscale/kubectl-otterscale/pkg/human"
 )
 
 const (
@@ -17,12 +19,12 @@ const (
 // namespace column without AllNamespaces, and the least needed ones on a
 // narrow terminal). Name, phase and progress are always shown.
 type columns struct {
-	name, ns, phase, bar, reason, restarts, claim, size, age int
+	name, ns, phase, bar, reason, restarts, claim, size, mode, age int
 }
 
 func (c columns) total() int {
 	t := c.name + gap + c.phase + gap + c.bar + 1 + pctWidth
-	for _, w := range []int{c.ns, c.reason, c.restarts, c.claim, c.size, c.age} {
+	for _, w := range []int{c.ns, c.reason, c.restarts, c.claim, c.size, c.mode, c.age} {
 		if w > 0 {
 			t += gap + w
 		}
@@ -32,8 +34,8 @@ func (c columns) total() int {
 
 // layout fits the columns to the terminal. What gives way first is what a
 // person misses least: bar length, the tails of long phases and reasons,
-// then whole columns (size, then claim, age, restarts, reason), and names
-// last.
+// then whole columns (mode, size, then claim, age, restarts, reason), and
+// names last.
 func layout(s *store, width int, allNamespaces bool) columns {
 	c := columns{
 		name:     min(max(s.maxName, 4), 40),
@@ -42,12 +44,14 @@ func layout(s *store, width int, allNamespaces bool) columns {
 		reason:   min(max(s.maxReason, 6), 24),
 		restarts: len("RESTARTS"),
 		claim:    min(max(s.maxClaim, 5), 8),
-		size:     5,
+		size:     6, // "1.06Gi"
+		mode:     min(max(s.maxMode, 4), 10),
 		age:      5,
 	}
 	if allNamespaces {
 		c.ns = min(max(s.maxNamespace, len("NAMESPACE")), 20)
 	}
+	want := c
 	over := func() bool { return c.total() > width }
 	shrink := func(w *int, floor int) {
 		if o := c.total() - width; o > 0 && *w > floor {
@@ -66,6 +70,7 @@ func layout(s *store, width int, allNamespaces bool) columns {
 	if c.ns > 0 {
 		shrink(&c.ns, len("NAMESPACE"))
 	}
+	hide(&c.mode)
 	hide(&c.size)
 	shrink(&c.bar, 6)
 	shrink(&c.reason, 8)
@@ -80,6 +85,17 @@ func layout(s *store, width int, allNamespaces bool) columns {
 	shrink(&c.name, 8)
 	shrink(&c.phase, 6)
 	shrink(&c.name, 4)
+	// Hiding a column may have left room that an earlier shrink took:
+	// give it back, to the reason first.
+	grow := func(w *int, want int) {
+		if *w > 0 {
+			*w = min(want, *w+max(0, width-c.total()))
+		}
+	}
+	grow(&c.reason, want.reason)
+	grow(&c.phase, want.phase)
+	grow(&c.name, want.name)
+	grow(&c.bar, want.bar)
 	return c
 }
 
@@ -149,6 +165,7 @@ func (c columns) header() string {
 	cell("RESTARTS", c.restarts)
 	cell("CLAIM", c.claim)
 	cell("SIZE", c.size)
+	cell("MODE", c.mode)
 	cell("AGE", c.age)
 	return strings.TrimRight(b.String(), " ")
 }
@@ -163,7 +180,7 @@ func renderRow(b *strings.Builder, r *row, c columns, st styles, now time.Time) 
 		b.WriteString(st.faint.on(fit(dv.GetNamespace(), c.ns)))
 	}
 	b.WriteString("  ")
-	b.WriteString(st.phasePaint(dv.GetPhase()).on(fit(orDash(dv.GetPhase()), c.phase)))
+	b.WriteString(st.phasePaint(dv.GetPhase()).on(fit(human.Phase(dv.GetPhase()), c.phase)))
 	b.WriteString("  ")
 	b.WriteString(st.bar(dv.GetProgress(), c.bar))
 	if c.reason > 0 {
@@ -185,11 +202,15 @@ func renderRow(b *strings.Builder, r *row, c columns, st styles, now time.Time) 
 	}
 	if c.size > 0 {
 		b.WriteString("  ")
-		b.WriteString(fit(orDash(humanBytes(dv.GetSizeBytes())), c.size))
+		b.WriteString(fit(orDash(human.Size(human.DiskBytes(dv))), c.size))
+	}
+	if c.mode > 0 {
+		b.WriteString("  ")
+		b.WriteString(fit(orDash(clean(human.VolumeMode(dv))), c.mode))
 	}
 	if c.age > 0 {
 		b.WriteString("  ")
-		b.WriteString(truncate(humanAge(now, r.created), c.age)) // last: no padding
+		b.WriteString(truncate(orDash(human.Age(now, r.created)), c.age)) // last: no padding
 	}
 }
 

@@ -66,7 +66,7 @@ func TestWaitOutcomes(t *testing.T) {
 		}, follow.Succeeded, "Succeeded", []string{"Succeeded", "100.0%", "✓ succeeded"}},
 		{"failed", WaitOptions{}, []tea.Msg{
 			batch(added(dv()), synced(), modified(withPhase(dv(), "Failed", "45.67%"))),
-		}, follow.Failed, "TransferRunning", []string{"✗ failed"}},
+		}, follow.Failed, "Pod is running", []string{"✗ failed"}},
 		{"timed out", WaitOptions{Timeout: time.Minute}, []tea.Msg{
 			batch(added(dv()), synced()), waitTimeoutMsg{},
 		}, follow.TimedOut, "ImportInProgress", []string{"timed out after 1m0s; the DataVolume is ImportInProgress at 45.67%"}},
@@ -106,7 +106,7 @@ func TestWaitOutcomes(t *testing.T) {
 		{"other DataVolumes ignored", WaitOptions{}, []tea.Msg{
 			batch(added(dv()), added(withPhase(importing("vms", "dv2", "N/A"), "Failed", "N/A")),
 				added(withPhase(importing("other", "dv1", "N/A"), "Succeeded", "N/A")), synced()),
-		}, follow.Waiting, "", []string{"vms/dv1  ImportInProgress", "45.67%", "TransferRunning", "claim Bound 10Gi · size 10Gi · restarts 0"}},
+		}, follow.Waiting, "", []string{"vms/dv1  ImportInProgress", "45.67%", "Pod is running", "claim Bound 10Gi · size 10Gi · restarts 0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,12 +36,12 @@ func TestWatchWaitsForTheFirstList(t *testing.T) {
 	update(t, m, batch(added(importing("vms", "a", "1.00%")), added(importing("vms", "b", "2.00%"))))
 	s := screen(m)
 	mustContain(t, s, "DataVolumes in namespace vms", "waiting for the first list… (2 so far)", "Waiting for the first list…")
-	mustNotContain(t, s, "NAME", "TransferRunning")
+	mustNotContain(t, s, "NAME", "Pod is running")
 
 	update(t, m, batch(synced()))
 	s = screen(m)
 	mustContain(t, s, "2 · sorted by name", "NAME", "PHASE", "PROGRESS", "REASON", "RESTARTS", "CLAIM", "SIZE", "AGE",
-		"a     ImportInProgress", "TransferRunning", "Bound", "10Gi", "5m")
+		"a     ImportInProgress", "Pod is running", "Bound", "10Gi", "5m")
 	mustNotContain(t, s, "NAMESPACE", "Waiting")
 }
 
@@ -64,7 +64,7 @@ func TestWatchRowsAddedUpdatedRemoved(t *testing.T) {
 	done.RestartCount = 3
 	update(t, m, batch(modified(done)))
 	s := screen(m)
-	mustContain(t, s, "Succeeded", "100.0%", "████████████████")
+	mustContain(t, s, "Succeeded", "█████████████  100.0%") // a full bar, as wide as the MODE column leaves it
 	if !strings.Contains(s, "       3  Bound") {
 		t.Errorf("restarts not shown:\n%s", s)
 	}
@@ -273,9 +273,10 @@ func TestWatchDetail(t *testing.T) {
 		t.Fatal("enter did not open the detail pane")
 	}
 	s := screen(m)
-	mustContain(t, s, "dv-0001  namespace vms", "Phase    ImportInProgress", "1.00%", "Reason   TransferRunning",
-		"Claim    dv-0001  Bound  10Gi  class ceph-block (Immediate)",
-		"Conditions", "Bound      True     Bound", "PVC dv-0001 Bound", "Running    True     TransferRunning",
+	mustContain(t, s, "dv-0001  namespace vms", "Phase    ImportInProgress", "1.00%", "Reason   Pod is running",
+		"Size 10Gi   Mode Block   Age 5m",
+		"Claim    dv-0001  Bound  10Gi  class ceph-block (Immediate)  Block",
+		"Conditions", "Bound      True     Bound", "PVC dv-0001 Bound", "Running    True     Pod is running",
 		"Ready      False", "Events (last 10)", "ImporterRestart", "[Pod/importer-dv-0001] restart 11", "restart 2",
 		"esc back")
 	mustNotContain(t, s, "restart 1\n", "restart 0", "Other")
@@ -415,12 +416,50 @@ func TestWatchEventsKeepTheLastTen(t *testing.T) {
 	for i := range 15 {
 		list = appendEvent(list, &instancev1.Event{Reason: "R", Message: fmt.Sprint(i)})
 	}
-	// A repeat of an event replaces it (Kubernetes bumps its count).
+	// A repeat of an event replaces it where it is (Kubernetes counts the
+	// same Event up).
 	list = appendEvent(list, &instancev1.Event{Reason: "R", Message: "7", Count: 2})
 	if len(list) != maxEvents {
 		t.Fatalf("%d events kept", len(list))
 	}
-	if list[0].GetMessage() != "5" || list[9].GetMessage() != "7" || list[9].GetCount() != 2 {
+	if list[0].GetMessage() != "5" || list[2].GetMessage() != "7" || list[2].GetCount() != 2 || list[9].GetMessage() != "14" {
 		t.Errorf("kept %v", list)
+	}
+	// Another type, object or message is another event.
+	list = appendEvent(list, &instancev1.Event{Type: "Warning", Reason: "R", Message: "7"})
+	if list[9].GetType() != "Warning" || list[1].GetMessage() != "7" {
+		t.Errorf("kept %v", list)
+	}
+}
+
+// CDI repeats a failing import's ErrImportFailed on the prime claim every
+// few seconds; the detail pane shows it on one line whose count goes up.
+func TestWatchDetailCountsARepeatedEventUpInPlace(t *testing.T) {
+	m := newTestWatch(t, WatchOptions{Namespace: "vms"}, 200, 30)
+	update(t, m, batch(added(importing("vms", "web", "N/A")), synced()))
+	failed := func(count int32, ago time.Duration) *instancev1.WatchDataVolumesResponse {
+		return event(&instancev1.Event{
+			Type: "Warning", Reason: "ErrImportFailed", DataVolume: "web", Namespace: "vms", Object: "PersistentVolumeClaim/prime-0a1b",
+			Message: "Unable to connect to http data source: expected status code 200, got 404", Count: count, LastSeenAt: ts(ago),
+		})
+	}
+	update(t, m, batch(failed(1, 4*time.Minute)))
+	update(t, m, batch(event(&instancev1.Event{
+		Type: "Normal", Reason: "ImportInProgress", DataVolume: "web", Namespace: "vms", Object: "DataVolume/web",
+		Message: "Import into web in progress", Count: 1, LastSeenAt: ts(3 * time.Minute),
+	})))
+	for n := int32(2); n <= 17; n++ {
+		update(t, m, batch(failed(n, 10*time.Second)))
+	}
+	update(t, m, press("enter"))
+	s := screen(m)
+	if got := strings.Count(s, "ErrImportFailed"); got != 1 {
+		t.Errorf("ErrImportFailed on %d lines, want 1:\n%s", got, s)
+	}
+	mustContain(t, s, "10s    Warning  ErrImportFailed       [PersistentVolumeClaim/prime-0a1b] Unable to connect to http data source: expected status code 200, got 404 (x17)")
+	mustNotContain(t, s, "(x16)", "(x2)")
+	// It stays where it first appeared: below the newer ImportInProgress.
+	if i, j := strings.Index(s, "ImportInProgress      Import"), strings.Index(s, "ErrImportFailed"); i < 0 || i > j {
+		t.Errorf("the repeated event moved:\n%s", s)
 	}
 }

@@ -399,8 +399,15 @@ type PersistentVolumeClaim struct {
 	StorageClass *StorageClass          `protobuf:"bytes,11,opt,name=storage_class,json=storageClass,proto3" json:"storage_class,omitempty"`
 	CreatedAt    *timestamppb.Timestamp `protobuf:"bytes,201,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// Additions of this project.
-	VolumeMode    string `protobuf:"bytes,100,opt,name=volume_mode,json=volumeMode,proto3" json:"volume_mode,omitempty"`
-	VolumeName    string `protobuf:"bytes,101,opt,name=volume_name,json=volumeName,proto3" json:"volume_name,omitempty"`
+	// volume_mode is the claim's spec.volumeMode (Block or Filesystem): what
+	// the claim really is, which the DataVolume may have left to the
+	// cluster's StorageProfile.
+	VolumeMode string `protobuf:"bytes,100,opt,name=volume_mode,json=volumeMode,proto3" json:"volume_mode,omitempty"`
+	VolumeName string `protobuf:"bytes,101,opt,name=volume_name,json=volumeName,proto3" json:"volume_name,omitempty"`
+	// request_bytes is the claim's own storage request (spec.resources), which
+	// CDI may have made larger than the DataVolume asked for (filesystem
+	// overhead); capacity says what the bound volume holds.
+	RequestBytes  int64 `protobuf:"varint,102,opt,name=request_bytes,json=requestBytes,proto3" json:"request_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -489,6 +496,13 @@ func (x *PersistentVolumeClaim) GetVolumeName() string {
 		return x.VolumeName
 	}
 	return ""
+}
+
+func (x *PersistentVolumeClaim) GetRequestBytes() int64 {
+	if x != nil {
+		return x.RequestBytes
+	}
+	return 0
 }
 
 // StorageClass is the storage class of a claim.
@@ -1559,7 +1573,7 @@ const file_otterscale_instance_v1_instance_proto_rawDesc = "" +
 	"\x03pod\x18\x01 \x01(\tR\x03pod\x12\x1b\n" +
 	"\tpod_phase\x18\x02 \x01(\tR\bpodPhase\x12\x1f\n" +
 	"\vprime_claim\x18\x03 \x01(\tR\n" +
-	"primeClaim\"\xcb\x02\n" +
+	"primeClaim\"\xf0\x02\n" +
 	"\x15PersistentVolumeClaim\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12!\n" +
@@ -1571,7 +1585,8 @@ const file_otterscale_instance_v1_instance_proto_rawDesc = "" +
 	"\vvolume_mode\x18d \x01(\tR\n" +
 	"volumeMode\x12\x1f\n" +
 	"\vvolume_name\x18e \x01(\tR\n" +
-	"volumeName\"\xec\x02\n" +
+	"volumeName\x12#\n" +
+	"\rrequest_bytes\x18f \x01(\x03R\frequestBytes\"\xec\x02\n" +
 	"\fStorageClass\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vprovisioner\x18\x02 \x01(\tR\vprovisioner\x12%\n" +
