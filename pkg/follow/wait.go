@@ -1,6 +1,7 @@
 package follow
 
 import (
+	"strings"
 	"time"
 
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
@@ -84,11 +85,12 @@ func (w *Wait) TimedOut() Result {
 }
 
 // AppendEvent adds ev to list, oldest first, keeping at most max: an event
-// that repeats one in the list (same object, type, reason and message: a
-// count-up) replaces it and moves to the end.
+// that repeats one in the list (a count-up: the same EventKey) replaces it
+// and moves to the end, where the rules look for the newest.
 func AppendEvent(list []*instancev1.Event, ev *instancev1.Event, max int) []*instancev1.Event {
+	key := EventKey(ev)
 	for i, old := range list {
-		if SameEvent(old, ev) {
+		if EventKey(old) == key {
 			list = append(list[:i], list[i+1:]...)
 			break
 		}
@@ -100,9 +102,13 @@ func AppendEvent(list []*instancev1.Event, ev *instancev1.Event, max int) []*ins
 	return list
 }
 
-// SameEvent says whether a and b are the same event, one perhaps a count-up
-// of the other: the same object, type, reason and message.
-func SameEvent(a, b *instancev1.Event) bool {
-	return a.GetNamespace() == b.GetNamespace() && a.GetObject() == b.GetObject() && a.GetType() == b.GetType() &&
-		a.GetReason() == b.GetReason() && a.GetMessage() == b.GetMessage()
+// EventKey identifies an event across its repeats. Kubernetes records a
+// repeat by counting up the Event it already has (count, last_seen_at), so
+// a watch sends the same event again each time: same DataVolume, object,
+// type, reason and message. Every view shows it once, with its latest
+// count.
+func EventKey(ev *instancev1.Event) string {
+	return strings.Join([]string{
+		ev.GetNamespace(), ev.GetDataVolume(), ev.GetObject(), ev.GetType(), ev.GetReason(), ev.GetMessage(),
+	}, "\x00")
 }

@@ -12,16 +12,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
+	"github.com/otterscale/kubectl-otterscale/pkg/follow"
 )
 
-// Phase is how CDI's phase reads. CDI leaves it empty at the start of a
-// populator import, which prints as "-" for now.
-func Phase(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
+// Phase is how CDI's phase reads: follow.Phase, Pending while CDI has set
+// none (the start of a populator import).
+func Phase(s string) string { return follow.Phase(s) }
 
 // binaryUnits are resource.Quantity's binary-SI suffixes, smallest first.
 var binaryUnits = []string{"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"}

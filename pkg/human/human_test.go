@@ -61,7 +61,7 @@ func TestAge(t *testing.T) {
 }
 
 func TestPhase(t *testing.T) {
-	if got := Phase(""); got != "-" {
+	if got := Phase(""); got != "Pending" {
 		t.Errorf("Phase(\"\") = %q", got)
 	}
 	if got := Phase("ImportInProgress"); got != "ImportInProgress" {

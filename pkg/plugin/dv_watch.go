@@ -12,6 +12,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
+	"github.com/otterscale/kubectl-otterscale/pkg/follow"
 	"github.com/otterscale/kubectl-otterscale/pkg/tui"
 )
 
@@ -174,7 +175,7 @@ func printChange(out io.Writer, r *instancev1.WatchDataVolumesResponse, last map
 		// A repeat only counts up an event already printed (CDI repeats
 		// ErrImportFailed every few seconds); print each event once.
 		ev := r.GetEvent()
-		seen := eventPrefix + ev.GetNamespace() + "/" + ev.GetDataVolume() + "\x00" + tui.EventKey(ev)
+		seen := eventPrefix + ev.GetNamespace() + "/" + ev.GetDataVolume() + "\x00" + follow.EventKey(ev)
 		if _, ok := last[seen]; ok {
 			return nil
 		}

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
+	"github.com/otterscale/kubectl-otterscale/pkg/follow"
 	"github.com/otterscale/kubectl-otterscale/pkg/human"
 )
 
@@ -44,8 +45,15 @@ func (m *WatchModel) detailLines() []string {
 		"   "+st.faint.on("Mode ")+orDash(clean(human.VolumeMode(dv)))+
 		"   "+st.faint.on("Age ")+orDash(ageOf(now, dv.GetCreatedAt())))
 	field("Progress", st.bar(dv.GetProgress(), 30))
-	if c := statusCondition(dv); c != nil {
-		field("Reason", clean(c.GetReason())+messageSuffix(c.GetMessage()))
+	if now := follow.Describe(dv, m.events[m.detailKey]); now.GetReason() != "" || now.GetMessage() != "" {
+		field("Reason", clean(now.GetReason())+messageSuffix(now.GetMessage()))
+	}
+	if imp := dv.GetImporter(); imp.GetPod() != "" && dv.GetPersistentVolumeClaim().GetStatus() != "Bound" && dv.GetPhase() != "Succeeded" {
+		importer := clean(imp.GetPod()) + "  " + orDash(clean(imp.GetPodPhase()))
+		if imp.GetPrimeClaim() != "" {
+			importer += st.faint.on("   prime claim ") + clean(imp.GetPrimeClaim())
+		}
+		field("Importer", importer)
 	}
 	if src := sourceText(dv.GetSource()); src != "" {
 		field("Source", src)

@@ -6,6 +6,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
+	"github.com/otterscale/kubectl-otterscale/pkg/follow"
 )
 
 // defaultBatch bounds how many watch responses one message carries, so a
@@ -74,9 +75,9 @@ const maxEvents = 10
 // kept (see EventKey) replaces it where it is, so its line shows the new
 // count and age without moving or adding a line.
 func appendEvent(list []*instancev1.Event, ev *instancev1.Event) []*instancev1.Event {
-	key := EventKey(ev)
+	key := follow.EventKey(ev)
 	for i, old := range list {
-		if EventKey(old) == key {
+		if follow.EventKey(old) == key {
 			list[i] = ev
 			return list
 		}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
+	"github.com/otterscale/kubectl-otterscale/pkg/follow"
 	"github.com/otterscale/kubectl-otterscale/pkg/human"
 )
 
@@ -30,40 +31,12 @@ func progressText(s string) string {
 	return "N/A"
 }
 
-// condition returns the DataVolume's condition of type typ, or nil.
-func condition(dv *instancev1.DataVolume, typ string) *instancev1.DataVolume_Condition {
-	for _, c := range dv.GetConditions() {
-		if c.GetType() == typ {
-			return c
-		}
-	}
-	if c := dv.GetLastCondition(); c.GetType() == typ {
-		return c
-	}
-	return nil
-}
-
-// statusCondition is the condition that says what the import is doing:
-// Running while it has a reason, else Ready, else Bound.
-func statusCondition(dv *instancev1.DataVolume) *instancev1.DataVolume_Condition {
-	for _, typ := range []string{"Running", "Ready", "Bound"} {
-		if c := condition(dv, typ); c.GetReason() != "" || c.GetMessage() != "" {
-			return c
-		}
-	}
-	if c := dv.GetLastCondition(); c != nil {
-		return c
-	}
-	return nil
-}
-
-// reasonOf is the Running (else Ready) condition's reason.
+// reasonOf is why the import is where it is (follow.Describe): the
+// Running (else Ready, else Bound) condition's reason, or what CDI's
+// objects show before the importer runs.
 func reasonOf(dv *instancev1.DataVolume) string {
-	return statusCondition(dv).GetReason()
+	return follow.Describe(dv, nil).GetReason()
 }
-
-// humanBytes is human.Size, for wait.go until its rewrite moves it over.
-func humanBytes(n int64) string { return human.Size(n) }
 
 // clean makes text from the API server safe to print: control characters
 // (escape sequences included) are dropped and line breaks become spaces, so
@@ -102,12 +75,13 @@ func orDash(s string) string {
 }
 
 // PlainLine is one DataVolume as a line of plain text, for watch and wait
-// off a terminal: name, phase, progress and the Running/Ready reason,
+// off a terminal: name, phase (Pending while CDI has set none), progress
+// and the reason (follow.Describe),
 // separated by two spaces, with the namespace first when allNamespaces and
 // "restarts=N" last once the importer has restarted. Empty fields print as
 // "-". The line never contains escape sequences or line breaks.
 //
-//	dv1  ImportInProgress  45.67%  TransferRunning
+//	dv1  ImportInProgress  45.67%  Pod is running
 func PlainLine(dv *instancev1.DataVolume, allNamespaces bool) string {
 	fields := make([]string, 0, 6)
 	if allNamespaces {

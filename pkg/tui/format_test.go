@@ -22,13 +22,23 @@ func TestPlainLine(t *testing.T) {
 		{"all namespaces", importing("vms", "dv1", "45.67%"), true, "vms  dv1  ImportInProgress  45.67%  Pod is running"},
 		{"not available", importing("vms", "dv1", "N/A"), false, "dv1  ImportInProgress  N/A  Pod is running"},
 		{"empty progress and reason", &instancev1.DataVolume{Name: "dv1", Phase: "Pending"}, false, "dv1  Pending  N/A  -"},
-		{"nothing yet", &instancev1.DataVolume{Name: "dv1"}, false, "dv1  -  N/A  -"},
+		{"nothing yet", &instancev1.DataVolume{Name: "dv1"}, false, "dv1  Pending  N/A  -"},
 		{"restarts", restarted, false, "dv1  ImportInProgress  45.67%  Pod is running  restarts=2"},
 		{"escape sequences dropped", hostile, false, "dv1  ImportInProgress  12.50%  Pod is[31m running "},
 		{"ready reason when running has none", &instancev1.DataVolume{
 			Name: "dv1", Phase: "Succeeded", Progress: "100.0%",
 			Conditions: []*instancev1.DataVolume_Condition{{Type: "Running", Status: "False"}, {Type: "Ready", Status: "True", Reason: "Completed"}},
 		}, false, "dv1  Succeeded  100.0%  Completed"},
+		// cdi-observed/recC.log 21:41:22 c-url: no phase yet, the target
+		// claim pending, the prime claim binding.
+		{"populator path before the import is scheduled", &instancev1.DataVolume{
+			Name: "c-url", Progress: "N/A",
+			Conditions: []*instancev1.DataVolume_Condition{
+				{Type: "Bound", Status: "False", Reason: "Pending", Message: "PVC c-url Pending"},
+				{Type: "Ready", Status: "False"}, {Type: "Running", Status: "False"},
+			},
+			Importer: &instancev1.DataVolume_Importer{Pod: "importer-prime-1", PodPhase: "Pending", PrimeClaim: "prime-1"},
+		}, false, "c-url  Pending  N/A  Pending"},
 		{"last condition only", &instancev1.DataVolume{
 			Name: "dv1", Phase: "ImportScheduled",
 			LastCondition: &instancev1.DataVolume_Condition{Type: "Running", Status: "False", Reason: "Pending"},

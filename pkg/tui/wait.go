@@ -10,6 +10,7 @@ import (
 
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
 	"github.com/otterscale/kubectl-otterscale/pkg/follow"
+	"github.com/otterscale/kubectl-otterscale/pkg/human"
 )
 
 // WaitOptions configure the wait view.
@@ -206,16 +207,22 @@ func (m *WaitModel) render() string {
 		}
 		var facts []string
 		if pvc := dv.GetPersistentVolumeClaim(); pvc != nil {
+			// The claim as CDI made it: its mode (the StorageProfile's
+			// when the DataVolume asked none) and its size (filesystem
+			// overhead included).
 			claim := "claim " + st.claimPaint(pvc.GetStatus()).on(orDash(clean(pvc.GetStatus())))
-			if pvc.GetCapacity() != "" {
-				claim += " " + clean(pvc.GetCapacity())
+			if mode := pvc.GetVolumeMode(); mode != "" {
+				claim += " " + clean(mode)
+			}
+			if n := human.ClaimBytes(dv); n > 0 {
+				claim += " " + human.Size(n)
 			}
 			facts = append(facts, claim)
 		} else {
 			facts = append(facts, "claim "+st.warn.on("not created yet"))
 		}
-		if size := humanBytes(dv.GetSizeBytes()); size != "" {
-			facts = append(facts, "size "+size)
+		if size := human.Size(dv.GetSizeBytes()); size != "" {
+			facts = append(facts, "asked "+size)
 		}
 		// While the DataVolume's own claim is unbound, CDI works through
 		// its importer pod (and on the populator path a prime claim).

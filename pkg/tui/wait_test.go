@@ -106,7 +106,7 @@ func TestWaitOutcomes(t *testing.T) {
 		{"other DataVolumes ignored", WaitOptions{}, []tea.Msg{
 			batch(added(dv()), added(withPhase(importing("vms", "dv2", "N/A"), "Failed", "N/A")),
 				added(withPhase(importing("other", "dv1", "N/A"), "Succeeded", "N/A")), synced()),
-		}, follow.Waiting, "", []string{"vms/dv1  ImportInProgress", "45.67%", "Pod is running", "claim Bound 10Gi · size 10Gi · restarts 0"}},
+		}, follow.Waiting, "", []string{"vms/dv1  ImportInProgress", "45.67%", "Pod is running", "claim Bound Block 10Gi · asked 10Gi · restarts 0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
