@@ -40,7 +40,7 @@ var messages = map[string][]field{
 	},
 	"otterscale.instance.v1.ListDataVolumesRequest": {
 		{"scope", 1, "string"}, {"namespace", 3, "string"},
-		{"filter", 4, "otterscale.instance.v1.ListDataVolumesRequest.DataVolumeFilter"},
+		{"filter", 4, "otterscale.instance.v1.DataVolumeFilter"},
 	},
 	"otterscale.instance.v1.ListDataVolumesResponse": {
 		{"data_volumes", 1, "repeated otterscale.instance.v1.DataVolume"},
@@ -49,7 +49,7 @@ var messages = map[string][]field{
 		{"name", 1, "string"}, {"namespace", 2, "string"},
 		{"source", 11, "otterscale.instance.v1.DataVolume.Source"}, {"boot_image", 12, "bool"},
 		{"phase", 21, "string"}, {"progress", 22, "string"},
-		{"size_bytes", 31, "int64"}, {"persistent_volume_claim", 32, "otterscale.instance.v1.PersistentVolumeClaim"},
+		{"size_bytes", 31, "int64"}, {"persistent_volume_claim", 32, "otterscale.application.v1.Application.PersistentVolumeClaim"},
 		{"last_condition", 41, "otterscale.instance.v1.DataVolume.Condition"},
 		{"conditions", 42, "repeated otterscale.instance.v1.DataVolume.Condition"},
 	},
@@ -60,12 +60,12 @@ var messages = map[string][]field{
 		{"type", 1, "string"}, {"status", 2, "string"}, {"reason", 3, "string"}, {"message", 4, "string"},
 		{"heartbeat_at", 201, "google.protobuf.Timestamp"}, {"transitioned_at", 202, "google.protobuf.Timestamp"},
 	},
-	"otterscale.instance.v1.PersistentVolumeClaim": {
+	"otterscale.application.v1.Application.PersistentVolumeClaim": {
 		{"name", 1, "string"}, {"status", 2, "string"}, {"access_modes", 3, "repeated string"},
-		{"capacity", 4, "string"}, {"storage_class", 11, "otterscale.instance.v1.StorageClass"},
+		{"capacity", 4, "string"}, {"storage_class", 11, "otterscale.application.v1.StorageClass"},
 		{"created_at", 201, "google.protobuf.Timestamp"},
 	},
-	"otterscale.instance.v1.StorageClass": {
+	"otterscale.application.v1.StorageClass": {
 		{"name", 1, "string"}, {"provisioner", 2, "string"}, {"reclaim_policy", 3, "string"},
 		{"volume_binding_mode", 4, "string"}, {"parameters", 5, "map string"},
 		{"created_at", 201, "google.protobuf.Timestamp"},
@@ -166,7 +166,7 @@ func TestEnums(t *testing.T) {
 			"BLANK_IMAGE": 0, "HTTP_URL": 1, "EXISTING_PERSISTENT_VOLUME_CLAIM": 2,
 			"TYPE_BLANK_IMAGE": 0, "TYPE_HTTP_URL": 1, "TYPE_EXISTING_PERSISTENT_VOLUME_CLAIM": 2,
 		},
-		"otterscale.instance.v1.ListDataVolumesRequest.DataVolumeFilter": {
+		"otterscale.instance.v1.DataVolumeFilter": {
 			"ALL": 0, "BOOTABLE": 1, "NON_BOOTABLE": 2,
 		},
 	}

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	applicationv1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/application/v1"
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
 )
 
@@ -23,7 +24,7 @@ func ts(ago time.Duration) *timestamppb.Timestamp { return timestamppb.New(testN
 func populator(phase string) *instancev1.DataVolume {
 	return &instancev1.DataVolume{
 		Name: "c-url", Namespace: "vms", Phase: phase, Progress: "N/A", CreatedAt: ts(10 * time.Minute),
-		PersistentVolumeClaim: &instancev1.PersistentVolumeClaim{Name: "c-url", Status: "Pending", VolumeMode: "Block"},
+		PersistentVolumeClaim: &applicationv1.Application_PersistentVolumeClaim{Name: "c-url", Status: "Pending", VolumeMode: "Block"},
 		Conditions: []*instancev1.DataVolume_Condition{
 			{Type: "Bound", Status: "False", Reason: "Pending", Message: "PVC c-url Pending", HeartbeatAt: ts(10 * time.Minute)},
 			{Type: "Ready", Status: "False", HeartbeatAt: ts(10 * time.Minute)},

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	applicationv1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/application/v1"
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
 )
 
@@ -72,7 +73,7 @@ func TestPhase(t *testing.T) {
 // CDI's StorageProfile and filesystem overhead make the claim differ from
 // what the DataVolume asked; views show the claim.
 func TestClaimValues(t *testing.T) {
-	asked := func(pvc *instancev1.PersistentVolumeClaim) *instancev1.DataVolume {
+	asked := func(pvc *applicationv1.Application_PersistentVolumeClaim) *instancev1.DataVolume {
 		return &instancev1.DataVolume{SizeBytes: 1 << 30, PersistentVolumeClaim: pvc}
 	}
 	for _, tt := range []struct {
@@ -83,9 +84,9 @@ func TestClaimValues(t *testing.T) {
 	}{
 		{"no claim yet", asked(nil), "", "1Gi", 0},
 		{"no claim, mode asked", &instancev1.DataVolume{SizeBytes: 1 << 30, VolumeMode: "Block"}, "Block", "1Gi", 0},
-		{"pending block claim", asked(&instancev1.PersistentVolumeClaim{Status: "Pending", VolumeMode: "Block", RequestBytes: 1 << 30}), "Block", "1Gi", 1 << 30},
-		{"pending filesystem claim", asked(&instancev1.PersistentVolumeClaim{Status: "Pending", VolumeMode: "Filesystem", RequestBytes: 1138166334}), "Filesystem", "1.06Gi", 1138166334},
-		{"bound filesystem claim", asked(&instancev1.PersistentVolumeClaim{Status: "Bound", VolumeMode: "Filesystem", RequestBytes: 1138166334, Capacity: "1086Mi"}), "Filesystem", "1086Mi", 1086 << 20},
+		{"pending block claim", asked(&applicationv1.Application_PersistentVolumeClaim{Status: "Pending", VolumeMode: "Block", RequestBytes: 1 << 30}), "Block", "1Gi", 1 << 30},
+		{"pending filesystem claim", asked(&applicationv1.Application_PersistentVolumeClaim{Status: "Pending", VolumeMode: "Filesystem", RequestBytes: 1138166334}), "Filesystem", "1.06Gi", 1138166334},
+		{"bound filesystem claim", asked(&applicationv1.Application_PersistentVolumeClaim{Status: "Bound", VolumeMode: "Filesystem", RequestBytes: 1138166334, Capacity: "1086Mi"}), "Filesystem", "1086Mi", 1086 << 20},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := VolumeMode(tt.dv); got != tt.mode {

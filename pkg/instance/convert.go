@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
+	applicationv1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/application/v1"
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
 	"github.com/otterscale/kubectl-otterscale/pkg/follow"
 )
@@ -128,12 +129,12 @@ func requestedSize(dv *cdiv1.DataVolume) int64 {
 	return 0
 }
 
-func toClaim(pvc *corev1.PersistentVolumeClaim, sc *storagev1.StorageClass) *instancev1.PersistentVolumeClaim {
+func toClaim(pvc *corev1.PersistentVolumeClaim, sc *storagev1.StorageClass) *applicationv1.Application_PersistentVolumeClaim {
 	modes := pvc.Status.AccessModes
 	if len(modes) == 0 {
 		modes = pvc.Spec.AccessModes
 	}
-	msg := &instancev1.PersistentVolumeClaim{
+	msg := &applicationv1.Application_PersistentVolumeClaim{
 		Name:       pvc.Name,
 		Status:     string(pvc.Status.Phase),
 		CreatedAt:  timestamp(pvc.CreationTimestamp),
@@ -154,13 +155,13 @@ func toClaim(pvc *corev1.PersistentVolumeClaim, sc *storagev1.StorageClass) *ins
 		msg.StorageClass = toStorageClass(sc)
 	case pvc.Spec.StorageClassName != nil && *pvc.Spec.StorageClassName != "":
 		// The class itself could not be read (gone, or not ours to see).
-		msg.StorageClass = &instancev1.StorageClass{Name: *pvc.Spec.StorageClassName}
+		msg.StorageClass = &applicationv1.StorageClass{Name: *pvc.Spec.StorageClassName}
 	}
 	return msg
 }
 
-func toStorageClass(sc *storagev1.StorageClass) *instancev1.StorageClass {
-	msg := &instancev1.StorageClass{
+func toStorageClass(sc *storagev1.StorageClass) *applicationv1.StorageClass {
+	msg := &applicationv1.StorageClass{
 		Name:        sc.Name,
 		Provisioner: sc.Provisioner,
 		Parameters:  sc.Parameters,

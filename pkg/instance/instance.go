@@ -162,10 +162,10 @@ func (s *Service) ListDataVolumes(ctx context.Context, req *connect.Request[inst
 	}
 	var selector string
 	switch r.GetFilter() {
-	case instancev1.ListDataVolumesRequest_ALL:
-	case instancev1.ListDataVolumesRequest_BOOTABLE:
+	case instancev1.DataVolumeFilter_ALL:
+	case instancev1.DataVolumeFilter_BOOTABLE:
 		selector = BootImageLabel + "=true"
-	case instancev1.ListDataVolumesRequest_NON_BOOTABLE:
+	case instancev1.DataVolumeFilter_NON_BOOTABLE:
 		selector = BootImageLabel + "!=true"
 	default:
 		return nil, invalid("filter", "unknown filter %d: use ALL, BOOTABLE or NON_BOOTABLE", int32(r.GetFilter()))

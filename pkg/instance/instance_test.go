@@ -304,7 +304,7 @@ func TestListFiltersAndJoins(t *testing.T) {
 	mk(other, "boot-c", true)
 	f.actAsCDI(t, "boot-a", "ceph-block", true)
 
-	list := func(ns string, filter instancev1.ListDataVolumesRequest_DataVolumeFilter) []string {
+	list := func(ns string, filter instancev1.DataVolumeFilter) []string {
 		resp, err := f.svc.ListDataVolumes(t.Context(), connect.NewRequest(&instancev1.ListDataVolumesRequest{Namespace: ns, Filter: filter}))
 		if err != nil {
 			t.Fatal(err)
@@ -322,14 +322,14 @@ func TestListFiltersAndJoins(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		ns     string
-		filter instancev1.ListDataVolumesRequest_DataVolumeFilter
+		filter instancev1.DataVolumeFilter
 		want   string
 	}{
-		{f.ns, instancev1.ListDataVolumesRequest_ALL, "boot-a,data-b"},
-		{f.ns, instancev1.ListDataVolumesRequest_BOOTABLE, "boot-a"},
-		{f.ns, instancev1.ListDataVolumesRequest_NON_BOOTABLE, "data-b"},
-		{"", instancev1.ListDataVolumesRequest_BOOTABLE, "boot-a,boot-c"},
-		{"", instancev1.ListDataVolumesRequest_ALL, "boot-a,data-b,boot-c"},
+		{f.ns, instancev1.DataVolumeFilter_ALL, "boot-a,data-b"},
+		{f.ns, instancev1.DataVolumeFilter_BOOTABLE, "boot-a"},
+		{f.ns, instancev1.DataVolumeFilter_NON_BOOTABLE, "data-b"},
+		{"", instancev1.DataVolumeFilter_BOOTABLE, "boot-a,boot-c"},
+		{"", instancev1.DataVolumeFilter_ALL, "boot-a,data-b,boot-c"},
 	} {
 		got := list(tt.ns, tt.filter)
 		if strings.Join(sortedLike(got, tt.want), ",") != tt.want {

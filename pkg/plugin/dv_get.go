@@ -24,10 +24,10 @@ var getExample = examples(`
 	# One DataVolume as the API's JSON
 	kubectl otterscale dv get debian-12 -o json`)
 
-var filters = map[string]instancev1.ListDataVolumesRequest_DataVolumeFilter{
-	"all":          instancev1.ListDataVolumesRequest_ALL,
-	"bootable":     instancev1.ListDataVolumesRequest_BOOTABLE,
-	"non-bootable": instancev1.ListDataVolumesRequest_NON_BOOTABLE,
+var filters = map[string]instancev1.DataVolumeFilter{
+	"all":          instancev1.DataVolumeFilter_ALL,
+	"bootable":     instancev1.DataVolumeFilter_BOOTABLE,
+	"non-bootable": instancev1.DataVolumeFilter_NON_BOOTABLE,
 }
 
 // GetOptions are the options of `datavolume get` and `datavolume list`.

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	applicationv1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/application/v1"
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
 )
 
@@ -43,9 +44,9 @@ func sampleDataVolumes(created time.Time) []*instancev1.DataVolume {
 			Source:        &instancev1.DataVolume_Source{Type: instancev1.DataVolume_Source_HTTP_URL, Data: "https://example.com/debian-12.qcow2"},
 			LastCondition: &instancev1.DataVolume_Condition{Type: "Running", Status: "True", Reason: "Pod is running"},
 			// Left to the StorageProfile, which makes a ceph-csi claim Block.
-			PersistentVolumeClaim: &instancev1.PersistentVolumeClaim{
+			PersistentVolumeClaim: &applicationv1.Application_PersistentVolumeClaim{
 				Name: "debian-12", Status: "Bound", Capacity: "20Gi", AccessModes: []string{"ReadWriteOnce"},
-				StorageClass: &instancev1.StorageClass{Name: "ceph-block"},
+				StorageClass: &applicationv1.StorageClass{Name: "ceph-block"},
 				VolumeMode:   "Block", RequestBytes: 20 << 30,
 			},
 		},
@@ -56,7 +57,7 @@ func sampleDataVolumes(created time.Time) []*instancev1.DataVolume {
 			Name: "scratch", Namespace: "default", SizeBytes: 1 << 30, CreatedAt: ts, VolumeMode: "Filesystem",
 			Source:        &instancev1.DataVolume_Source{},
 			LastCondition: &instancev1.DataVolume_Condition{Type: "Bound", Status: "False", Reason: "Pending", Message: "PVC scratch Pending"},
-			PersistentVolumeClaim: &instancev1.PersistentVolumeClaim{
+			PersistentVolumeClaim: &applicationv1.Application_PersistentVolumeClaim{
 				Name: "scratch", Status: "Pending", AccessModes: []string{"ReadWriteOnce"},
 				VolumeMode: "Filesystem", RequestBytes: 1138166334,
 			},

@@ -257,7 +257,7 @@ func TestHandWrittenJSON(t *testing.T) {
 	// field and the names it accepts; an unknown field is still ignored.
 	resp, data = post(t, http1, jsonRequest(t, p.url, instancev1connect.InstanceServiceListDataVolumesProcedure, `{"namespace":"`+f.ns+`","filter":"NOPE","futureField":1}`))
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(data), `"code":"invalid_argument"`) ||
-		!strings.Contains(string(data), `filter: \"NOPE\" is not a value of otterscale.instance.v1.ListDataVolumesRequest.DataVolumeFilter; accepted: ALL, BOOTABLE, NON_BOOTABLE`) {
+		!strings.Contains(string(data), `filter: \"NOPE\" is not a value of otterscale.instance.v1.DataVolumeFilter; accepted: ALL, BOOTABLE, NON_BOOTABLE`) {
 		t.Errorf("unknown filter name: status %d: %s", resp.StatusCode, data)
 	}
 	resp, data = post(t, http1, jsonRequest(t, p.url, instancev1connect.InstanceServiceCreateDataVolumeProcedure,

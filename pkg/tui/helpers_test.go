@@ -10,6 +10,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	applicationv1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/application/v1"
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
 )
 
@@ -28,9 +29,9 @@ func importing(ns, name, progress string) *instancev1.DataVolume {
 		Name: name, Namespace: ns, Phase: "ImportInProgress", Progress: progress,
 		SizeBytes: 10 << 30, CreatedAt: ts(5 * time.Minute),
 		Source: &instancev1.DataVolume_Source{Type: instancev1.DataVolume_Source_HTTP_URL, Data: "https://images.example/" + name + ".qcow2"},
-		PersistentVolumeClaim: &instancev1.PersistentVolumeClaim{
+		PersistentVolumeClaim: &applicationv1.Application_PersistentVolumeClaim{
 			Name: name, Status: "Bound", Capacity: "10Gi", VolumeMode: "Block", RequestBytes: 10 << 30,
-			StorageClass: &instancev1.StorageClass{Name: "ceph-block", VolumeBindingMode: "Immediate"},
+			StorageClass: &applicationv1.StorageClass{Name: "ceph-block", VolumeBindingMode: "Immediate"},
 		},
 		Conditions: []*instancev1.DataVolume_Condition{
 			{Type: "Bound", Status: "True", Reason: "Bound", Message: "PVC " + name + " Bound", TransitionedAt: ts(4 * time.Minute)},

@@ -11,6 +11,7 @@
 package instancev1
 
 import (
+	v1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/application/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	emptypb "google.golang.org/protobuf/types/known/emptypb"
@@ -26,6 +27,57 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// DataVolumeFilter selects on the boot-image label. Top-level, as upstream
+// has it (otterscale.instance.v1.DataVolumeFilter).
+type DataVolumeFilter int32
+
+const (
+	DataVolumeFilter_ALL          DataVolumeFilter = 0
+	DataVolumeFilter_BOOTABLE     DataVolumeFilter = 1
+	DataVolumeFilter_NON_BOOTABLE DataVolumeFilter = 2
+)
+
+// Enum value maps for DataVolumeFilter.
+var (
+	DataVolumeFilter_name = map[int32]string{
+		0: "ALL",
+		1: "BOOTABLE",
+		2: "NON_BOOTABLE",
+	}
+	DataVolumeFilter_value = map[string]int32{
+		"ALL":          0,
+		"BOOTABLE":     1,
+		"NON_BOOTABLE": 2,
+	}
+)
+
+func (x DataVolumeFilter) Enum() *DataVolumeFilter {
+	p := new(DataVolumeFilter)
+	*p = x
+	return p
+}
+
+func (x DataVolumeFilter) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DataVolumeFilter) Descriptor() protoreflect.EnumDescriptor {
+	return file_otterscale_instance_v1_instance_proto_enumTypes[0].Descriptor()
+}
+
+func (DataVolumeFilter) Type() protoreflect.EnumType {
+	return &file_otterscale_instance_v1_instance_proto_enumTypes[0]
+}
+
+func (x DataVolumeFilter) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DataVolumeFilter.Descriptor instead.
+func (DataVolumeFilter) EnumDescriptor() ([]byte, []int) {
+	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{0}
+}
 
 // Type is the kind of source. Both spellings are accepted in JSON; the
 // first one, upstream's final name (TYPE_*, what OtterScale's web UI
@@ -72,11 +124,11 @@ func (x DataVolume_Source_Type) String() string {
 }
 
 func (DataVolume_Source_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_otterscale_instance_v1_instance_proto_enumTypes[0].Descriptor()
+	return file_otterscale_instance_v1_instance_proto_enumTypes[1].Descriptor()
 }
 
 func (DataVolume_Source_Type) Type() protoreflect.EnumType {
-	return &file_otterscale_instance_v1_instance_proto_enumTypes[0]
+	return &file_otterscale_instance_v1_instance_proto_enumTypes[1]
 }
 
 func (x DataVolume_Source_Type) Number() protoreflect.EnumNumber {
@@ -86,56 +138,6 @@ func (x DataVolume_Source_Type) Number() protoreflect.EnumNumber {
 // Deprecated: Use DataVolume_Source_Type.Descriptor instead.
 func (DataVolume_Source_Type) EnumDescriptor() ([]byte, []int) {
 	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{0, 0, 0}
-}
-
-// DataVolumeFilter selects on the boot-image label.
-type ListDataVolumesRequest_DataVolumeFilter int32
-
-const (
-	ListDataVolumesRequest_ALL          ListDataVolumesRequest_DataVolumeFilter = 0
-	ListDataVolumesRequest_BOOTABLE     ListDataVolumesRequest_DataVolumeFilter = 1
-	ListDataVolumesRequest_NON_BOOTABLE ListDataVolumesRequest_DataVolumeFilter = 2
-)
-
-// Enum value maps for ListDataVolumesRequest_DataVolumeFilter.
-var (
-	ListDataVolumesRequest_DataVolumeFilter_name = map[int32]string{
-		0: "ALL",
-		1: "BOOTABLE",
-		2: "NON_BOOTABLE",
-	}
-	ListDataVolumesRequest_DataVolumeFilter_value = map[string]int32{
-		"ALL":          0,
-		"BOOTABLE":     1,
-		"NON_BOOTABLE": 2,
-	}
-)
-
-func (x ListDataVolumesRequest_DataVolumeFilter) Enum() *ListDataVolumesRequest_DataVolumeFilter {
-	p := new(ListDataVolumesRequest_DataVolumeFilter)
-	*p = x
-	return p
-}
-
-func (x ListDataVolumesRequest_DataVolumeFilter) String() string {
-	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
-}
-
-func (ListDataVolumesRequest_DataVolumeFilter) Descriptor() protoreflect.EnumDescriptor {
-	return file_otterscale_instance_v1_instance_proto_enumTypes[1].Descriptor()
-}
-
-func (ListDataVolumesRequest_DataVolumeFilter) Type() protoreflect.EnumType {
-	return &file_otterscale_instance_v1_instance_proto_enumTypes[1]
-}
-
-func (x ListDataVolumesRequest_DataVolumeFilter) Number() protoreflect.EnumNumber {
-	return protoreflect.EnumNumber(x)
-}
-
-// Deprecated: Use ListDataVolumesRequest_DataVolumeFilter.Descriptor instead.
-func (ListDataVolumesRequest_DataVolumeFilter) EnumDescriptor() ([]byte, []int) {
-	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{5, 0}
 }
 
 // Type is what happened.
@@ -200,7 +202,7 @@ func (x WatchDataVolumesResponse_Type) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use WatchDataVolumesResponse_Type.Descriptor instead.
 func (WatchDataVolumesResponse_Type) EnumDescriptor() ([]byte, []int) {
-	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{10, 0}
+	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{8, 0}
 }
 
 // DataVolume is a CDI DataVolume with its claim joined in.
@@ -215,8 +217,8 @@ type DataVolume struct {
 	// progress is CDI's status.progress ("45.67%" or "N/A"), passed through.
 	Progress string `protobuf:"bytes,22,opt,name=progress,proto3" json:"progress,omitempty"`
 	// size_bytes is the requested size.
-	SizeBytes             int64                  `protobuf:"varint,31,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
-	PersistentVolumeClaim *PersistentVolumeClaim `protobuf:"bytes,32,opt,name=persistent_volume_claim,json=persistentVolumeClaim,proto3" json:"persistent_volume_claim,omitempty"`
+	SizeBytes             int64                                 `protobuf:"varint,31,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	PersistentVolumeClaim *v1.Application_PersistentVolumeClaim `protobuf:"bytes,32,opt,name=persistent_volume_claim,json=persistentVolumeClaim,proto3" json:"persistent_volume_claim,omitempty"`
 	// last_condition is the most recently changed condition (documented API).
 	LastCondition *DataVolume_Condition `protobuf:"bytes,41,opt,name=last_condition,json=lastCondition,proto3" json:"last_condition,omitempty"`
 	// conditions are all of them (what the newest upstream frontend reads).
@@ -317,7 +319,7 @@ func (x *DataVolume) GetSizeBytes() int64 {
 	return 0
 }
 
-func (x *DataVolume) GetPersistentVolumeClaim() *PersistentVolumeClaim {
+func (x *DataVolume) GetPersistentVolumeClaim() *v1.Application_PersistentVolumeClaim {
 	if x != nil {
 		return x.PersistentVolumeClaim
 	}
@@ -387,209 +389,6 @@ func (x *DataVolume) GetImporter() *DataVolume_Importer {
 	return nil
 }
 
-// PersistentVolumeClaim is the claim behind a DataVolume.
-type PersistentVolumeClaim struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// status is the claim's phase: Pending, Bound or Lost.
-	Status      string   `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
-	AccessModes []string `protobuf:"bytes,3,rep,name=access_modes,json=accessModes,proto3" json:"access_modes,omitempty"`
-	// capacity is the bound volume's capacity, e.g. "10Gi".
-	Capacity     string                 `protobuf:"bytes,4,opt,name=capacity,proto3" json:"capacity,omitempty"`
-	StorageClass *StorageClass          `protobuf:"bytes,11,opt,name=storage_class,json=storageClass,proto3" json:"storage_class,omitempty"`
-	CreatedAt    *timestamppb.Timestamp `protobuf:"bytes,201,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	// Additions of this project.
-	// volume_mode is the claim's spec.volumeMode (Block or Filesystem): what
-	// the claim really is, which the DataVolume may have left to the
-	// cluster's StorageProfile.
-	VolumeMode string `protobuf:"bytes,100,opt,name=volume_mode,json=volumeMode,proto3" json:"volume_mode,omitempty"`
-	VolumeName string `protobuf:"bytes,101,opt,name=volume_name,json=volumeName,proto3" json:"volume_name,omitempty"`
-	// request_bytes is the claim's own storage request (spec.resources), which
-	// CDI may have made larger than the DataVolume asked for (filesystem
-	// overhead); capacity says what the bound volume holds.
-	RequestBytes  int64 `protobuf:"varint,102,opt,name=request_bytes,json=requestBytes,proto3" json:"request_bytes,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *PersistentVolumeClaim) Reset() {
-	*x = PersistentVolumeClaim{}
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[1]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *PersistentVolumeClaim) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*PersistentVolumeClaim) ProtoMessage() {}
-
-func (x *PersistentVolumeClaim) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[1]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use PersistentVolumeClaim.ProtoReflect.Descriptor instead.
-func (*PersistentVolumeClaim) Descriptor() ([]byte, []int) {
-	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{1}
-}
-
-func (x *PersistentVolumeClaim) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
-func (x *PersistentVolumeClaim) GetStatus() string {
-	if x != nil {
-		return x.Status
-	}
-	return ""
-}
-
-func (x *PersistentVolumeClaim) GetAccessModes() []string {
-	if x != nil {
-		return x.AccessModes
-	}
-	return nil
-}
-
-func (x *PersistentVolumeClaim) GetCapacity() string {
-	if x != nil {
-		return x.Capacity
-	}
-	return ""
-}
-
-func (x *PersistentVolumeClaim) GetStorageClass() *StorageClass {
-	if x != nil {
-		return x.StorageClass
-	}
-	return nil
-}
-
-func (x *PersistentVolumeClaim) GetCreatedAt() *timestamppb.Timestamp {
-	if x != nil {
-		return x.CreatedAt
-	}
-	return nil
-}
-
-func (x *PersistentVolumeClaim) GetVolumeMode() string {
-	if x != nil {
-		return x.VolumeMode
-	}
-	return ""
-}
-
-func (x *PersistentVolumeClaim) GetVolumeName() string {
-	if x != nil {
-		return x.VolumeName
-	}
-	return ""
-}
-
-func (x *PersistentVolumeClaim) GetRequestBytes() int64 {
-	if x != nil {
-		return x.RequestBytes
-	}
-	return 0
-}
-
-// StorageClass is the storage class of a claim.
-type StorageClass struct {
-	state             protoimpl.MessageState `protogen:"open.v1"`
-	Name              string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Provisioner       string                 `protobuf:"bytes,2,opt,name=provisioner,proto3" json:"provisioner,omitempty"`
-	ReclaimPolicy     string                 `protobuf:"bytes,3,opt,name=reclaim_policy,json=reclaimPolicy,proto3" json:"reclaim_policy,omitempty"`
-	VolumeBindingMode string                 `protobuf:"bytes,4,opt,name=volume_binding_mode,json=volumeBindingMode,proto3" json:"volume_binding_mode,omitempty"`
-	Parameters        map[string]string      `protobuf:"bytes,5,rep,name=parameters,proto3" json:"parameters,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	CreatedAt         *timestamppb.Timestamp `protobuf:"bytes,201,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
-}
-
-func (x *StorageClass) Reset() {
-	*x = StorageClass{}
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[2]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *StorageClass) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*StorageClass) ProtoMessage() {}
-
-func (x *StorageClass) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[2]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use StorageClass.ProtoReflect.Descriptor instead.
-func (*StorageClass) Descriptor() ([]byte, []int) {
-	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{2}
-}
-
-func (x *StorageClass) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
-func (x *StorageClass) GetProvisioner() string {
-	if x != nil {
-		return x.Provisioner
-	}
-	return ""
-}
-
-func (x *StorageClass) GetReclaimPolicy() string {
-	if x != nil {
-		return x.ReclaimPolicy
-	}
-	return ""
-}
-
-func (x *StorageClass) GetVolumeBindingMode() string {
-	if x != nil {
-		return x.VolumeBindingMode
-	}
-	return ""
-}
-
-func (x *StorageClass) GetParameters() map[string]string {
-	if x != nil {
-		return x.Parameters
-	}
-	return nil
-}
-
-func (x *StorageClass) GetCreatedAt() *timestamppb.Timestamp {
-	if x != nil {
-		return x.CreatedAt
-	}
-	return nil
-}
-
 type CreateDataVolumeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// scope is a kubeconfig context name; empty is the current context.
@@ -618,7 +417,7 @@ type CreateDataVolumeRequest struct {
 
 func (x *CreateDataVolumeRequest) Reset() {
 	*x = CreateDataVolumeRequest{}
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[3]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -630,7 +429,7 @@ func (x *CreateDataVolumeRequest) String() string {
 func (*CreateDataVolumeRequest) ProtoMessage() {}
 
 func (x *CreateDataVolumeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[3]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -643,7 +442,7 @@ func (x *CreateDataVolumeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateDataVolumeRequest.ProtoReflect.Descriptor instead.
 func (*CreateDataVolumeRequest) Descriptor() ([]byte, []int) {
-	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{3}
+	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *CreateDataVolumeRequest) GetScope() string {
@@ -727,7 +526,7 @@ type GetDataVolumeRequest struct {
 
 func (x *GetDataVolumeRequest) Reset() {
 	*x = GetDataVolumeRequest{}
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[4]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -739,7 +538,7 @@ func (x *GetDataVolumeRequest) String() string {
 func (*GetDataVolumeRequest) ProtoMessage() {}
 
 func (x *GetDataVolumeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[4]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -752,7 +551,7 @@ func (x *GetDataVolumeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDataVolumeRequest.ProtoReflect.Descriptor instead.
 func (*GetDataVolumeRequest) Descriptor() ([]byte, []int) {
-	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{4}
+	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *GetDataVolumeRequest) GetScope() string {
@@ -780,15 +579,15 @@ type ListDataVolumesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Scope string                 `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
 	// namespace empty lists all namespaces.
-	Namespace     string                                  `protobuf:"bytes,3,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Filter        ListDataVolumesRequest_DataVolumeFilter `protobuf:"varint,4,opt,name=filter,proto3,enum=otterscale.instance.v1.ListDataVolumesRequest_DataVolumeFilter" json:"filter,omitempty"`
+	Namespace     string           `protobuf:"bytes,3,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Filter        DataVolumeFilter `protobuf:"varint,4,opt,name=filter,proto3,enum=otterscale.instance.v1.DataVolumeFilter" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListDataVolumesRequest) Reset() {
 	*x = ListDataVolumesRequest{}
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[5]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -800,7 +599,7 @@ func (x *ListDataVolumesRequest) String() string {
 func (*ListDataVolumesRequest) ProtoMessage() {}
 
 func (x *ListDataVolumesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[5]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -813,7 +612,7 @@ func (x *ListDataVolumesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDataVolumesRequest.ProtoReflect.Descriptor instead.
 func (*ListDataVolumesRequest) Descriptor() ([]byte, []int) {
-	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{5}
+	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ListDataVolumesRequest) GetScope() string {
@@ -830,11 +629,11 @@ func (x *ListDataVolumesRequest) GetNamespace() string {
 	return ""
 }
 
-func (x *ListDataVolumesRequest) GetFilter() ListDataVolumesRequest_DataVolumeFilter {
+func (x *ListDataVolumesRequest) GetFilter() DataVolumeFilter {
 	if x != nil {
 		return x.Filter
 	}
-	return ListDataVolumesRequest_ALL
+	return DataVolumeFilter_ALL
 }
 
 type ListDataVolumesResponse struct {
@@ -846,7 +645,7 @@ type ListDataVolumesResponse struct {
 
 func (x *ListDataVolumesResponse) Reset() {
 	*x = ListDataVolumesResponse{}
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[6]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -858,7 +657,7 @@ func (x *ListDataVolumesResponse) String() string {
 func (*ListDataVolumesResponse) ProtoMessage() {}
 
 func (x *ListDataVolumesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[6]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -871,7 +670,7 @@ func (x *ListDataVolumesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDataVolumesResponse.ProtoReflect.Descriptor instead.
 func (*ListDataVolumesResponse) Descriptor() ([]byte, []int) {
-	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{6}
+	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListDataVolumesResponse) GetDataVolumes() []*DataVolume {
@@ -892,7 +691,7 @@ type DeleteDataVolumeRequest struct {
 
 func (x *DeleteDataVolumeRequest) Reset() {
 	*x = DeleteDataVolumeRequest{}
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[7]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -904,7 +703,7 @@ func (x *DeleteDataVolumeRequest) String() string {
 func (*DeleteDataVolumeRequest) ProtoMessage() {}
 
 func (x *DeleteDataVolumeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[7]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -917,7 +716,7 @@ func (x *DeleteDataVolumeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDataVolumeRequest.ProtoReflect.Descriptor instead.
 func (*DeleteDataVolumeRequest) Descriptor() ([]byte, []int) {
-	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{7}
+	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DeleteDataVolumeRequest) GetScope() string {
@@ -953,7 +752,7 @@ type ExtendDataVolumeRequest struct {
 
 func (x *ExtendDataVolumeRequest) Reset() {
 	*x = ExtendDataVolumeRequest{}
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[8]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -965,7 +764,7 @@ func (x *ExtendDataVolumeRequest) String() string {
 func (*ExtendDataVolumeRequest) ProtoMessage() {}
 
 func (x *ExtendDataVolumeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[8]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -978,7 +777,7 @@ func (x *ExtendDataVolumeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtendDataVolumeRequest.ProtoReflect.Descriptor instead.
 func (*ExtendDataVolumeRequest) Descriptor() ([]byte, []int) {
-	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{8}
+	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ExtendDataVolumeRequest) GetScope() string {
@@ -1024,7 +823,7 @@ type WatchDataVolumesRequest struct {
 
 func (x *WatchDataVolumesRequest) Reset() {
 	*x = WatchDataVolumesRequest{}
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[9]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +835,7 @@ func (x *WatchDataVolumesRequest) String() string {
 func (*WatchDataVolumesRequest) ProtoMessage() {}
 
 func (x *WatchDataVolumesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[9]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +848,7 @@ func (x *WatchDataVolumesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDataVolumesRequest.ProtoReflect.Descriptor instead.
 func (*WatchDataVolumesRequest) Descriptor() ([]byte, []int) {
-	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{9}
+	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *WatchDataVolumesRequest) GetScope() string {
@@ -1091,7 +890,7 @@ type WatchDataVolumesResponse struct {
 
 func (x *WatchDataVolumesResponse) Reset() {
 	*x = WatchDataVolumesResponse{}
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[10]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1103,7 +902,7 @@ func (x *WatchDataVolumesResponse) String() string {
 func (*WatchDataVolumesResponse) ProtoMessage() {}
 
 func (x *WatchDataVolumesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[10]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1116,7 +915,7 @@ func (x *WatchDataVolumesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchDataVolumesResponse.ProtoReflect.Descriptor instead.
 func (*WatchDataVolumesResponse) Descriptor() ([]byte, []int) {
-	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{10}
+	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *WatchDataVolumesResponse) GetType() WatchDataVolumesResponse_Type {
@@ -1161,7 +960,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[11]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1173,7 +972,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[11]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1186,7 +985,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{11}
+	return file_otterscale_instance_v1_instance_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Event) GetType() string {
@@ -1259,7 +1058,7 @@ type DataVolume_Source struct {
 
 func (x *DataVolume_Source) Reset() {
 	*x = DataVolume_Source{}
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[12]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1271,7 +1070,7 @@ func (x *DataVolume_Source) String() string {
 func (*DataVolume_Source) ProtoMessage() {}
 
 func (x *DataVolume_Source) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[12]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1316,7 +1115,7 @@ type DataVolume_Condition struct {
 
 func (x *DataVolume_Condition) Reset() {
 	*x = DataVolume_Condition{}
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[13]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1328,7 +1127,7 @@ func (x *DataVolume_Condition) String() string {
 func (*DataVolume_Condition) ProtoMessage() {}
 
 func (x *DataVolume_Condition) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[13]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1404,7 +1203,7 @@ type DataVolume_ImportStatus struct {
 
 func (x *DataVolume_ImportStatus) Reset() {
 	*x = DataVolume_ImportStatus{}
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[14]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1416,7 +1215,7 @@ func (x *DataVolume_ImportStatus) String() string {
 func (*DataVolume_ImportStatus) ProtoMessage() {}
 
 func (x *DataVolume_ImportStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[14]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1468,7 +1267,7 @@ type DataVolume_Importer struct {
 
 func (x *DataVolume_Importer) Reset() {
 	*x = DataVolume_Importer{}
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[15]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1480,7 +1279,7 @@ func (x *DataVolume_Importer) String() string {
 func (*DataVolume_Importer) ProtoMessage() {}
 
 func (x *DataVolume_Importer) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[15]
+	mi := &file_otterscale_instance_v1_instance_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1521,7 +1320,7 @@ var File_otterscale_instance_v1_instance_proto protoreflect.FileDescriptor
 
 const file_otterscale_instance_v1_instance_proto_rawDesc = "" +
 	"\n" +
-	"%otterscale/instance/v1/instance.proto\x12\x16otterscale.instance.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x90\f\n" +
+	"%otterscale/instance/v1/instance.proto\x12\x16otterscale.instance.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a+otterscale/application/v1/application.proto\"\x9f\f\n" +
 	"\n" +
 	"DataVolume\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
@@ -1532,8 +1331,8 @@ const file_otterscale_instance_v1_instance_proto_rawDesc = "" +
 	"\x05phase\x18\x15 \x01(\tR\x05phase\x12\x1a\n" +
 	"\bprogress\x18\x16 \x01(\tR\bprogress\x12\x1d\n" +
 	"\n" +
-	"size_bytes\x18\x1f \x01(\x03R\tsizeBytes\x12e\n" +
-	"\x17persistent_volume_claim\x18  \x01(\v2-.otterscale.instance.v1.PersistentVolumeClaimR\x15persistentVolumeClaim\x12S\n" +
+	"size_bytes\x18\x1f \x01(\x03R\tsizeBytes\x12t\n" +
+	"\x17persistent_volume_claim\x18  \x01(\v2<.otterscale.application.v1.Application.PersistentVolumeClaimR\x15persistentVolumeClaim\x12S\n" +
 	"\x0elast_condition\x18) \x01(\v2,.otterscale.instance.v1.DataVolume.ConditionR\rlastCondition\x12L\n" +
 	"\n" +
 	"conditions\x18* \x03(\v2,.otterscale.instance.v1.DataVolume.ConditionR\n" +
@@ -1573,33 +1372,7 @@ const file_otterscale_instance_v1_instance_proto_rawDesc = "" +
 	"\x03pod\x18\x01 \x01(\tR\x03pod\x12\x1b\n" +
 	"\tpod_phase\x18\x02 \x01(\tR\bpodPhase\x12\x1f\n" +
 	"\vprime_claim\x18\x03 \x01(\tR\n" +
-	"primeClaim\"\xf0\x02\n" +
-	"\x15PersistentVolumeClaim\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
-	"\x06status\x18\x02 \x01(\tR\x06status\x12!\n" +
-	"\faccess_modes\x18\x03 \x03(\tR\vaccessModes\x12\x1a\n" +
-	"\bcapacity\x18\x04 \x01(\tR\bcapacity\x12I\n" +
-	"\rstorage_class\x18\v \x01(\v2$.otterscale.instance.v1.StorageClassR\fstorageClass\x12:\n" +
-	"\n" +
-	"created_at\x18\xc9\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x1f\n" +
-	"\vvolume_mode\x18d \x01(\tR\n" +
-	"volumeMode\x12\x1f\n" +
-	"\vvolume_name\x18e \x01(\tR\n" +
-	"volumeName\x12#\n" +
-	"\rrequest_bytes\x18f \x01(\x03R\frequestBytes\"\xec\x02\n" +
-	"\fStorageClass\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
-	"\vprovisioner\x18\x02 \x01(\tR\vprovisioner\x12%\n" +
-	"\x0ereclaim_policy\x18\x03 \x01(\tR\rreclaimPolicy\x12.\n" +
-	"\x13volume_binding_mode\x18\x04 \x01(\tR\x11volumeBindingMode\x12T\n" +
-	"\n" +
-	"parameters\x18\x05 \x03(\v24.otterscale.instance.v1.StorageClass.ParametersEntryR\n" +
-	"parameters\x12:\n" +
-	"\n" +
-	"created_at\x18\xc9\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x1a=\n" +
-	"\x0fParametersEntry\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x84\x03\n" +
+	"primeClaim\"\x84\x03\n" +
 	"\x17CreateDataVolumeRequest\x12\x14\n" +
 	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x12\n" +
 	"\x04name\x18\v \x01(\tR\x04name\x12\x1c\n" +
@@ -1618,15 +1391,11 @@ const file_otterscale_instance_v1_instance_proto_rawDesc = "" +
 	"\x14GetDataVolumeRequest\x12\x14\n" +
 	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x1c\n" +
 	"\tnamespace\x18\x03 \x01(\tR\tnamespace\x12\x12\n" +
-	"\x04name\x18\x04 \x01(\tR\x04nameJ\x04\b\x02\x10\x03R\bfacility\"\xf2\x01\n" +
+	"\x04name\x18\x04 \x01(\tR\x04nameJ\x04\b\x02\x10\x03R\bfacility\"\x9e\x01\n" +
 	"\x16ListDataVolumesRequest\x12\x14\n" +
 	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x1c\n" +
-	"\tnamespace\x18\x03 \x01(\tR\tnamespace\x12W\n" +
-	"\x06filter\x18\x04 \x01(\x0e2?.otterscale.instance.v1.ListDataVolumesRequest.DataVolumeFilterR\x06filter\";\n" +
-	"\x10DataVolumeFilter\x12\a\n" +
-	"\x03ALL\x10\x00\x12\f\n" +
-	"\bBOOTABLE\x10\x01\x12\x10\n" +
-	"\fNON_BOOTABLE\x10\x02J\x04\b\x02\x10\x03R\bfacility\"`\n" +
+	"\tnamespace\x18\x03 \x01(\tR\tnamespace\x12@\n" +
+	"\x06filter\x18\x04 \x01(\x0e2(.otterscale.instance.v1.DataVolumeFilterR\x06filterJ\x04\b\x02\x10\x03R\bfacility\"`\n" +
 	"\x17ListDataVolumesResponse\x12E\n" +
 	"\fdata_volumes\x18\x01 \x03(\v2\".otterscale.instance.v1.DataVolumeR\vdataVolumes\"q\n" +
 	"\x17DeleteDataVolumeRequest\x12\x14\n" +
@@ -1667,7 +1436,11 @@ const file_otterscale_instance_v1_instance_proto_rawDesc = "" +
 	"\x06object\x18\x06 \x01(\tR\x06object\x12\x14\n" +
 	"\x05count\x18\a \x01(\x05R\x05count\x12<\n" +
 	"\flast_seen_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"lastSeenAt2\x84\x05\n" +
+	"lastSeenAt*;\n" +
+	"\x10DataVolumeFilter\x12\a\n" +
+	"\x03ALL\x10\x00\x12\f\n" +
+	"\bBOOTABLE\x10\x01\x12\x10\n" +
+	"\fNON_BOOTABLE\x10\x022\x84\x05\n" +
 	"\x0fInstanceService\x12g\n" +
 	"\x10CreateDataVolume\x12/.otterscale.instance.v1.CreateDataVolumeRequest\x1a\".otterscale.instance.v1.DataVolume\x12a\n" +
 	"\rGetDataVolume\x12,.otterscale.instance.v1.GetDataVolumeRequest\x1a\".otterscale.instance.v1.DataVolume\x12r\n" +
@@ -1689,70 +1462,64 @@ func file_otterscale_instance_v1_instance_proto_rawDescGZIP() []byte {
 }
 
 var file_otterscale_instance_v1_instance_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_otterscale_instance_v1_instance_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_otterscale_instance_v1_instance_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_otterscale_instance_v1_instance_proto_goTypes = []any{
-	(DataVolume_Source_Type)(0),                  // 0: otterscale.instance.v1.DataVolume.Source.Type
-	(ListDataVolumesRequest_DataVolumeFilter)(0), // 1: otterscale.instance.v1.ListDataVolumesRequest.DataVolumeFilter
+	(DataVolumeFilter)(0),                        // 0: otterscale.instance.v1.DataVolumeFilter
+	(DataVolume_Source_Type)(0),                  // 1: otterscale.instance.v1.DataVolume.Source.Type
 	(WatchDataVolumesResponse_Type)(0),           // 2: otterscale.instance.v1.WatchDataVolumesResponse.Type
 	(*DataVolume)(nil),                           // 3: otterscale.instance.v1.DataVolume
-	(*PersistentVolumeClaim)(nil),                // 4: otterscale.instance.v1.PersistentVolumeClaim
-	(*StorageClass)(nil),                         // 5: otterscale.instance.v1.StorageClass
-	(*CreateDataVolumeRequest)(nil),              // 6: otterscale.instance.v1.CreateDataVolumeRequest
-	(*GetDataVolumeRequest)(nil),                 // 7: otterscale.instance.v1.GetDataVolumeRequest
-	(*ListDataVolumesRequest)(nil),               // 8: otterscale.instance.v1.ListDataVolumesRequest
-	(*ListDataVolumesResponse)(nil),              // 9: otterscale.instance.v1.ListDataVolumesResponse
-	(*DeleteDataVolumeRequest)(nil),              // 10: otterscale.instance.v1.DeleteDataVolumeRequest
-	(*ExtendDataVolumeRequest)(nil),              // 11: otterscale.instance.v1.ExtendDataVolumeRequest
-	(*WatchDataVolumesRequest)(nil),              // 12: otterscale.instance.v1.WatchDataVolumesRequest
-	(*WatchDataVolumesResponse)(nil),             // 13: otterscale.instance.v1.WatchDataVolumesResponse
-	(*Event)(nil),                                // 14: otterscale.instance.v1.Event
-	(*DataVolume_Source)(nil),                    // 15: otterscale.instance.v1.DataVolume.Source
-	(*DataVolume_Condition)(nil),                 // 16: otterscale.instance.v1.DataVolume.Condition
-	(*DataVolume_ImportStatus)(nil),              // 17: otterscale.instance.v1.DataVolume.ImportStatus
-	(*DataVolume_Importer)(nil),                  // 18: otterscale.instance.v1.DataVolume.Importer
-	nil,                                          // 19: otterscale.instance.v1.StorageClass.ParametersEntry
-	(*timestamppb.Timestamp)(nil),                // 20: google.protobuf.Timestamp
-	(*emptypb.Empty)(nil),                        // 21: google.protobuf.Empty
+	(*CreateDataVolumeRequest)(nil),              // 4: otterscale.instance.v1.CreateDataVolumeRequest
+	(*GetDataVolumeRequest)(nil),                 // 5: otterscale.instance.v1.GetDataVolumeRequest
+	(*ListDataVolumesRequest)(nil),               // 6: otterscale.instance.v1.ListDataVolumesRequest
+	(*ListDataVolumesResponse)(nil),              // 7: otterscale.instance.v1.ListDataVolumesResponse
+	(*DeleteDataVolumeRequest)(nil),              // 8: otterscale.instance.v1.DeleteDataVolumeRequest
+	(*ExtendDataVolumeRequest)(nil),              // 9: otterscale.instance.v1.ExtendDataVolumeRequest
+	(*WatchDataVolumesRequest)(nil),              // 10: otterscale.instance.v1.WatchDataVolumesRequest
+	(*WatchDataVolumesResponse)(nil),             // 11: otterscale.instance.v1.WatchDataVolumesResponse
+	(*Event)(nil),                                // 12: otterscale.instance.v1.Event
+	(*DataVolume_Source)(nil),                    // 13: otterscale.instance.v1.DataVolume.Source
+	(*DataVolume_Condition)(nil),                 // 14: otterscale.instance.v1.DataVolume.Condition
+	(*DataVolume_ImportStatus)(nil),              // 15: otterscale.instance.v1.DataVolume.ImportStatus
+	(*DataVolume_Importer)(nil),                  // 16: otterscale.instance.v1.DataVolume.Importer
+	(*v1.Application_PersistentVolumeClaim)(nil), // 17: otterscale.application.v1.Application.PersistentVolumeClaim
+	(*timestamppb.Timestamp)(nil),                // 18: google.protobuf.Timestamp
+	(*emptypb.Empty)(nil),                        // 19: google.protobuf.Empty
 }
 var file_otterscale_instance_v1_instance_proto_depIdxs = []int32{
-	15, // 0: otterscale.instance.v1.DataVolume.source:type_name -> otterscale.instance.v1.DataVolume.Source
-	4,  // 1: otterscale.instance.v1.DataVolume.persistent_volume_claim:type_name -> otterscale.instance.v1.PersistentVolumeClaim
-	16, // 2: otterscale.instance.v1.DataVolume.last_condition:type_name -> otterscale.instance.v1.DataVolume.Condition
-	16, // 3: otterscale.instance.v1.DataVolume.conditions:type_name -> otterscale.instance.v1.DataVolume.Condition
-	20, // 4: otterscale.instance.v1.DataVolume.created_at:type_name -> google.protobuf.Timestamp
-	17, // 5: otterscale.instance.v1.DataVolume.import_status:type_name -> otterscale.instance.v1.DataVolume.ImportStatus
-	18, // 6: otterscale.instance.v1.DataVolume.importer:type_name -> otterscale.instance.v1.DataVolume.Importer
-	5,  // 7: otterscale.instance.v1.PersistentVolumeClaim.storage_class:type_name -> otterscale.instance.v1.StorageClass
-	20, // 8: otterscale.instance.v1.PersistentVolumeClaim.created_at:type_name -> google.protobuf.Timestamp
-	19, // 9: otterscale.instance.v1.StorageClass.parameters:type_name -> otterscale.instance.v1.StorageClass.ParametersEntry
-	20, // 10: otterscale.instance.v1.StorageClass.created_at:type_name -> google.protobuf.Timestamp
-	15, // 11: otterscale.instance.v1.CreateDataVolumeRequest.source:type_name -> otterscale.instance.v1.DataVolume.Source
-	1,  // 12: otterscale.instance.v1.ListDataVolumesRequest.filter:type_name -> otterscale.instance.v1.ListDataVolumesRequest.DataVolumeFilter
-	3,  // 13: otterscale.instance.v1.ListDataVolumesResponse.data_volumes:type_name -> otterscale.instance.v1.DataVolume
-	2,  // 14: otterscale.instance.v1.WatchDataVolumesResponse.type:type_name -> otterscale.instance.v1.WatchDataVolumesResponse.Type
-	3,  // 15: otterscale.instance.v1.WatchDataVolumesResponse.data_volume:type_name -> otterscale.instance.v1.DataVolume
-	14, // 16: otterscale.instance.v1.WatchDataVolumesResponse.event:type_name -> otterscale.instance.v1.Event
-	20, // 17: otterscale.instance.v1.Event.last_seen_at:type_name -> google.protobuf.Timestamp
-	0,  // 18: otterscale.instance.v1.DataVolume.Source.type:type_name -> otterscale.instance.v1.DataVolume.Source.Type
-	20, // 19: otterscale.instance.v1.DataVolume.Condition.heartbeat_at:type_name -> google.protobuf.Timestamp
-	20, // 20: otterscale.instance.v1.DataVolume.Condition.transitioned_at:type_name -> google.protobuf.Timestamp
-	6,  // 21: otterscale.instance.v1.InstanceService.CreateDataVolume:input_type -> otterscale.instance.v1.CreateDataVolumeRequest
-	7,  // 22: otterscale.instance.v1.InstanceService.GetDataVolume:input_type -> otterscale.instance.v1.GetDataVolumeRequest
-	8,  // 23: otterscale.instance.v1.InstanceService.ListDataVolumes:input_type -> otterscale.instance.v1.ListDataVolumesRequest
-	10, // 24: otterscale.instance.v1.InstanceService.DeleteDataVolume:input_type -> otterscale.instance.v1.DeleteDataVolumeRequest
-	11, // 25: otterscale.instance.v1.InstanceService.ExtendDataVolume:input_type -> otterscale.instance.v1.ExtendDataVolumeRequest
-	12, // 26: otterscale.instance.v1.InstanceService.WatchDataVolumes:input_type -> otterscale.instance.v1.WatchDataVolumesRequest
-	3,  // 27: otterscale.instance.v1.InstanceService.CreateDataVolume:output_type -> otterscale.instance.v1.DataVolume
-	3,  // 28: otterscale.instance.v1.InstanceService.GetDataVolume:output_type -> otterscale.instance.v1.DataVolume
-	9,  // 29: otterscale.instance.v1.InstanceService.ListDataVolumes:output_type -> otterscale.instance.v1.ListDataVolumesResponse
-	21, // 30: otterscale.instance.v1.InstanceService.DeleteDataVolume:output_type -> google.protobuf.Empty
-	21, // 31: otterscale.instance.v1.InstanceService.ExtendDataVolume:output_type -> google.protobuf.Empty
-	13, // 32: otterscale.instance.v1.InstanceService.WatchDataVolumes:output_type -> otterscale.instance.v1.WatchDataVolumesResponse
-	27, // [27:33] is the sub-list for method output_type
-	21, // [21:27] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	13, // 0: otterscale.instance.v1.DataVolume.source:type_name -> otterscale.instance.v1.DataVolume.Source
+	17, // 1: otterscale.instance.v1.DataVolume.persistent_volume_claim:type_name -> otterscale.application.v1.Application.PersistentVolumeClaim
+	14, // 2: otterscale.instance.v1.DataVolume.last_condition:type_name -> otterscale.instance.v1.DataVolume.Condition
+	14, // 3: otterscale.instance.v1.DataVolume.conditions:type_name -> otterscale.instance.v1.DataVolume.Condition
+	18, // 4: otterscale.instance.v1.DataVolume.created_at:type_name -> google.protobuf.Timestamp
+	15, // 5: otterscale.instance.v1.DataVolume.import_status:type_name -> otterscale.instance.v1.DataVolume.ImportStatus
+	16, // 6: otterscale.instance.v1.DataVolume.importer:type_name -> otterscale.instance.v1.DataVolume.Importer
+	13, // 7: otterscale.instance.v1.CreateDataVolumeRequest.source:type_name -> otterscale.instance.v1.DataVolume.Source
+	0,  // 8: otterscale.instance.v1.ListDataVolumesRequest.filter:type_name -> otterscale.instance.v1.DataVolumeFilter
+	3,  // 9: otterscale.instance.v1.ListDataVolumesResponse.data_volumes:type_name -> otterscale.instance.v1.DataVolume
+	2,  // 10: otterscale.instance.v1.WatchDataVolumesResponse.type:type_name -> otterscale.instance.v1.WatchDataVolumesResponse.Type
+	3,  // 11: otterscale.instance.v1.WatchDataVolumesResponse.data_volume:type_name -> otterscale.instance.v1.DataVolume
+	12, // 12: otterscale.instance.v1.WatchDataVolumesResponse.event:type_name -> otterscale.instance.v1.Event
+	18, // 13: otterscale.instance.v1.Event.last_seen_at:type_name -> google.protobuf.Timestamp
+	1,  // 14: otterscale.instance.v1.DataVolume.Source.type:type_name -> otterscale.instance.v1.DataVolume.Source.Type
+	18, // 15: otterscale.instance.v1.DataVolume.Condition.heartbeat_at:type_name -> google.protobuf.Timestamp
+	18, // 16: otterscale.instance.v1.DataVolume.Condition.transitioned_at:type_name -> google.protobuf.Timestamp
+	4,  // 17: otterscale.instance.v1.InstanceService.CreateDataVolume:input_type -> otterscale.instance.v1.CreateDataVolumeRequest
+	5,  // 18: otterscale.instance.v1.InstanceService.GetDataVolume:input_type -> otterscale.instance.v1.GetDataVolumeRequest
+	6,  // 19: otterscale.instance.v1.InstanceService.ListDataVolumes:input_type -> otterscale.instance.v1.ListDataVolumesRequest
+	8,  // 20: otterscale.instance.v1.InstanceService.DeleteDataVolume:input_type -> otterscale.instance.v1.DeleteDataVolumeRequest
+	9,  // 21: otterscale.instance.v1.InstanceService.ExtendDataVolume:input_type -> otterscale.instance.v1.ExtendDataVolumeRequest
+	10, // 22: otterscale.instance.v1.InstanceService.WatchDataVolumes:input_type -> otterscale.instance.v1.WatchDataVolumesRequest
+	3,  // 23: otterscale.instance.v1.InstanceService.CreateDataVolume:output_type -> otterscale.instance.v1.DataVolume
+	3,  // 24: otterscale.instance.v1.InstanceService.GetDataVolume:output_type -> otterscale.instance.v1.DataVolume
+	7,  // 25: otterscale.instance.v1.InstanceService.ListDataVolumes:output_type -> otterscale.instance.v1.ListDataVolumesResponse
+	19, // 26: otterscale.instance.v1.InstanceService.DeleteDataVolume:output_type -> google.protobuf.Empty
+	19, // 27: otterscale.instance.v1.InstanceService.ExtendDataVolume:output_type -> google.protobuf.Empty
+	11, // 28: otterscale.instance.v1.InstanceService.WatchDataVolumes:output_type -> otterscale.instance.v1.WatchDataVolumesResponse
+	23, // [23:29] is the sub-list for method output_type
+	17, // [17:23] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_otterscale_instance_v1_instance_proto_init() }
@@ -1766,7 +1533,7 @@ func file_otterscale_instance_v1_instance_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_otterscale_instance_v1_instance_proto_rawDesc), len(file_otterscale_instance_v1_instance_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   17,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
