@@ -48,8 +48,7 @@ func runDemo(ctx context.Context, env *testenv.Env, ceph *cephenv.Cluster, out i
 	d.run(0, "otterscale", "dv", "list", "-n", demoNamespace)
 
 	d.say("[sandbox stand-in for CDI] No CDI controller runs here, so the sandbox now does what CDI would:")
-	d.say("[sandbox stand-in for CDI] as CDI without a CSI driver, it creates and binds the claim debian-12,")
-	d.say("[sandbox stand-in for CDI] starts the importer and reports the import at 45.67%%.")
+	d.say("[sandbox stand-in for CDI] as CDI without a CSI driver, it binds the claim debian-12 and reports the import at 45.67%%.")
 	if err := d.actAsCDI("debian-12"); err != nil {
 		return err
 	}
@@ -72,8 +71,7 @@ func runDemo(ctx context.Context, env *testenv.Env, ceph *cephenv.Cluster, out i
 	d.run(5, "otterscale", "dv", "extend", "scratch", "--size", "4Gi", "-n", demoNamespace)
 
 	d.say("Follow an import live. On a terminal this is the compact wait view; in a pipe, a line per change.")
-	d.say("[sandbox stand-in for CDI] The sandbox now plays CDI with ceph-csi's populators: prime claim bound, importer")
-	d.say("[sandbox stand-in for CDI] running, progress 0%% -> 100%%, Succeeded, the volume handed to the claim ubuntu-24.")
+	d.say("[sandbox stand-in for CDI] The sandbox now plays CDI with ceph-csi: prime claim bound, progress 0%% -> 100%%, Succeeded.")
 	d.run(0, "otterscale", "dv", "create", "ubuntu-24", "-n", demoNamespace, "--size", "8Gi", "--boot-image",
 		"--url", "https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img")
 	d.runLive(0, func() error { return d.simulateImport("ubuntu-24") },
