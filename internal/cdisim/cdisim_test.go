@@ -773,3 +773,92 @@ func TestEventCountUp(t *testing.T) {
 		t.Errorf("counts %v, want no pool x3 and other x1", counts)
 	}
 }
+
+// TestObjects checks the objects CDI creates on the populator path as
+// recorded (recC.log 21:41:22 c-url and prime-...; CDI.md Claims): the
+// target claim named after the DataVolume, owned by it, its labels copied
+// with CDI's, pointing at volume-import-source-<DV UID>; the prime claim
+// owned by the target claim; the importer pod owned by the prime claim; and
+// the pod's status after a crash loop as the kubelet writes it.
+func TestObjects(t *testing.T) {
+	env := testenv.Require(t)
+	ctx := t.Context()
+	cdi, err := cdiclient.NewForConfig(env.Config)
+	must(t, err)
+	sim, err := cdisim.New(env.Config)
+	must(t, err)
+	ns := "sim-objects"
+	_, err = env.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	must(t, err)
+	dv := urlDV("c-url")
+	dv.Namespace = ns
+	dv.Labels["otterscale.com/data-volume.boot-image"] = "true"
+	dv.Spec.Storage.AccessModes = nil // the StorageProfile's: ReadWriteMany with Block
+	created, err := cdi.CdiV1beta1().DataVolumes(ns).Create(ctx, dv, metav1.CreateOptions{})
+	must(t, err)
+	must(t, sim.Start(ctx, ns, "c-url"))
+
+	target, err := env.Kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "c-url", metav1.GetOptions{})
+	must(t, err)
+	if o := target.OwnerReferences; len(o) != 1 || o[0].Kind != "DataVolume" || o[0].UID != created.UID || !*o[0].Controller {
+		t.Errorf("target claim owners %v, want the DataVolume", o)
+	}
+	for k, v := range map[string]string{
+		"app": "containerized-data-importer", "app.kubernetes.io/component": "storage",
+		"app.kubernetes.io/managed-by": "cdi-controller", "otterscale.com/data-volume.boot-image": "true",
+	} {
+		if target.Labels[k] != v {
+			t.Errorf("target claim label %s=%q, want %q", k, target.Labels[k], v)
+		}
+	}
+	if target.Annotations["cdi.kubevirt.io/createdForDataVolume"] != string(created.UID) ||
+		target.Annotations["cdi.kubevirt.io/storage.usePopulator"] != "true" {
+		t.Errorf("target claim annotations %v", target.Annotations)
+	}
+	if r := target.Spec.DataSourceRef; r == nil || r.Kind != "VolumeImportSource" || r.Name != "volume-import-source-"+string(created.UID) {
+		t.Errorf("target claim dataSourceRef %v", r)
+	}
+	if m := target.Spec.VolumeMode; m == nil || *m != corev1.PersistentVolumeBlock ||
+		!slices.Equal(target.Spec.AccessModes, []corev1.PersistentVolumeAccessMode{corev1.ReadWriteMany}) {
+		t.Errorf("target claim mode %v, access %v; want Block, ReadWriteMany", m, target.Spec.AccessModes)
+	}
+	got, err := cdi.CdiV1beta1().DataVolumes(ns).Get(ctx, "c-url", metav1.GetOptions{})
+	must(t, err)
+	if got.Annotations["cdi.kubevirt.io/storage.usePopulator"] != "true" {
+		t.Errorf("data volume annotations %v, want usePopulator true", got.Annotations)
+	}
+
+	primeName := "prime-" + string(target.UID)
+	prime, err := env.Kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, primeName, metav1.GetOptions{})
+	must(t, err)
+	if o := prime.OwnerReferences; len(o) != 1 || o[0].Kind != "PersistentVolumeClaim" || o[0].UID != target.UID {
+		t.Errorf("prime claim owners %v, want the target claim", o)
+	}
+	if prime.Annotations["cdi.kubevirt.io/storage.import.endpoint"] != "https://example.com/disk.qcow2" ||
+		prime.Annotations["cdi.kubevirt.io/storage.import.importPodName"] != "importer-"+primeName ||
+		prime.Labels["velero.io/exclude-from-backup"] != "true" {
+		t.Errorf("prime claim annotations %v labels %v", prime.Annotations, prime.Labels)
+	}
+
+	must(t, sim.Crash(ctx, ns, "c-url", msg404))
+	must(t, sim.Crash(ctx, ns, "c-url", msg404))
+	pod, err := env.Kube.CoreV1().Pods(ns).Get(ctx, "importer-"+primeName, metav1.GetOptions{})
+	must(t, err)
+	if o := pod.OwnerReferences; len(o) != 1 || o[0].Kind != "PersistentVolumeClaim" || o[0].UID != prime.UID || !*o[0].Controller {
+		t.Errorf("importer pod owners %v, want the prime claim", o)
+	}
+	if pod.Status.Phase != corev1.PodRunning || pod.Spec.NodeName != "node1" || len(pod.Status.ContainerStatuses) != 1 {
+		t.Fatalf("importer pod %s on %q, statuses %v", pod.Status.Phase, pod.Spec.NodeName, pod.Status.ContainerStatuses)
+	}
+	st := pod.Status.ContainerStatuses[0]
+	if st.RestartCount != 2 || st.LastTerminationState.Terminated == nil || st.LastTerminationState.Terminated.Message != msg404 ||
+		st.LastTerminationState.Terminated.ExitCode == 0 {
+		t.Errorf("importer container %+v, want 2 restarts, last terminated with the 404", st)
+	}
+	if got, err = cdi.CdiV1beta1().DataVolumes(ns).Get(ctx, "c-url", metav1.GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.RestartCount != 2 || got.Status.Phase != cdiv1.ImportInProgress {
+		t.Errorf("data volume %s with %d restarts, want ImportInProgress with 2", got.Status.Phase, got.Status.RestartCount)
+	}
+}
