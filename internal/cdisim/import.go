@@ -261,6 +261,10 @@ func (s *Sim) Schedule(ctx context.Context, ns, name string) error {
 	if tr.noClass {
 		return fmt.Errorf("cdisim: schedule %s/%s: storage class %q does not exist, no provisioner can bind the claim", ns, name, tr.class)
 	}
+	if tr.node != "" && tr.phase != cdiv1.PhaseUnset && tr.phase != cdiv1.Pending {
+		// Already placed and past scheduling: nothing moves back.
+		return nil
+	}
 	if tr.waiting || tr.late {
 		if err := s.updateClaim(ctx, ns, tr.target, func(pvc *corev1.PersistentVolumeClaim) {
 			pvc.Annotations[annSelectedNode] = defaultNode
