@@ -317,7 +317,11 @@ func (b *cephBench) soakSetup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return sim.CreateClaim(ctx, cephSoakNamespace, cephSoakDataVolume, "", true)
+	// CDI imports the blank disk to the end: the claim bound to its volume.
+	if err := sim.Start(ctx, cephSoakNamespace, cephSoakDataVolume); err != nil {
+		return err
+	}
+	return sim.Succeed(ctx, cephSoakNamespace, cephSoakDataVolume)
 }
 
 // run calls until the soak's end.

@@ -71,7 +71,12 @@ func measureMemory(ctx context.Context, r *runner, env *testenv.Env, n int) (res
 		if err != nil {
 			return fmt.Errorf("create data volume %s/%s: %w", watchNamespace, name, err)
 		}
-		return nil
+		// CDI takes each import as far as the importer running, so that
+		// the update measured below is one status write each.
+		if err := sim.Start(ctx, watchNamespace, name); err != nil {
+			return err
+		}
+		return sim.Run(ctx, watchNamespace, name)
 	})
 	if err != nil {
 		return res, err

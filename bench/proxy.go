@@ -368,7 +368,11 @@ func createProxyDataVolume(ctx context.Context, env *testenv.Env) error {
 	if err != nil {
 		return err
 	}
-	return sim.CreateClaim(ctx, proxyNamespace, proxyDataVolume, "", true)
+	// CDI imports the blank disk to the end: the claim bound to its volume.
+	if err := sim.Start(ctx, proxyNamespace, proxyDataVolume); err != nil {
+		return err
+	}
+	return sim.Succeed(ctx, proxyNamespace, proxyDataVolume)
 }
 
 // unthrottled is the kubeconfig provider as the proxy command uses it:

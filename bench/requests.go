@@ -12,7 +12,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/otterscale/kubectl-otterscale/internal/cdisim"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
@@ -64,12 +63,12 @@ func measureWait(ctx context.Context, r *runner, env *testenv.Env, d time.Durati
 	if _, err := r.time(ctx, []string{"kubectl-otterscale", "dv", "create", waitName, "--size", "1Gi", "-n", waitNamespace}); err != nil {
 		return res, err
 	}
-	// CDI's first steps, before anyone waits: the claim, bound, and the
-	// import scheduled.
-	if err := sim.CreateClaim(ctx, waitNamespace, waitName, "", true); err != nil {
+	// CDI's first steps, before anyone waits: the claims, the importer
+	// pod, the claim it writes to bound and the import scheduled.
+	if err := sim.Start(ctx, waitNamespace, waitName); err != nil {
 		return res, err
 	}
-	if err := sim.SetPhase(ctx, waitNamespace, waitName, cdiv1.ImportScheduled, "N/A"); err != nil {
+	if err := sim.Schedule(ctx, waitNamespace, waitName); err != nil {
 		return res, err
 	}
 
@@ -129,15 +128,13 @@ func measureWait(ctx context.Context, r *runner, env *testenv.Env, d time.Durati
 		if i == steps {
 			break // the last step is the success, below
 		}
+		// The first progress starts the importer, with CDI's
+		// ImportInProgress event.
 		pct := 100 * float64(i) / float64(steps)
 		if err := sim.Progress(ctx, waitNamespace, waitName, math.Round(pct*100)/100); err != nil {
 			return res, err
 		}
-		if res.steps++; res.steps == 1 {
-			if err := sim.Event(ctx, waitNamespace, "DataVolume", waitName, corev1.EventTypeNormal, "ImportInProgress", "Import into "+waitName+" in progress"); err != nil {
-				return res, err
-			}
-		}
+		res.steps++
 	}
 	if steps == 0 {
 		select {
@@ -146,9 +143,7 @@ func measureWait(ctx context.Context, r *runner, env *testenv.Env, d time.Durati
 		case <-time.After(d):
 		}
 	}
-	if err := sim.Event(ctx, waitNamespace, "DataVolume", waitName, corev1.EventTypeNormal, "ImportSucceeded", "Successfully imported into PVC "+waitName); err != nil {
-		return res, err
-	}
+	// With CDI's ImportSucceeded event.
 	if err := sim.Succeed(ctx, waitNamespace, waitName); err != nil {
 		return res, err
 	}

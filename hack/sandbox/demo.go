@@ -12,10 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	cdiclient "kubevirt.io/client-go/containerizeddataimporter"
-	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/otterscale/kubectl-otterscale/internal/cdisim"
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
@@ -51,8 +48,8 @@ func runDemo(ctx context.Context, env *testenv.Env, ceph *cephenv.Cluster, out i
 	d.run(0, "otterscale", "dv", "list", "-n", demoNamespace)
 
 	d.say("[sandbox stand-in for CDI] No CDI controller runs here, so the sandbox now does what CDI would:")
-	d.say("[sandbox stand-in for CDI] it creates and binds the claim debian-12 and reports the import at 45.67%%.")
-	if err := d.actAsCDI("debian-12", "10Gi"); err != nil {
+	d.say("[sandbox stand-in for CDI] as CDI without a CSI driver, it binds the claim debian-12 and reports the import at 45.67%%.")
+	if err := d.actAsCDI("debian-12"); err != nil {
 		return err
 	}
 	d.run(0, "otterscale", "dv", "list", "-n", demoNamespace, "-o", "wide")
@@ -74,7 +71,7 @@ func runDemo(ctx context.Context, env *testenv.Env, ceph *cephenv.Cluster, out i
 	d.run(5, "otterscale", "dv", "extend", "scratch", "--size", "4Gi", "-n", demoNamespace)
 
 	d.say("Follow an import live. On a terminal this is the compact wait view; in a pipe, a line per change.")
-	d.say("[sandbox stand-in for CDI] The sandbox now plays CDI's importer: claim bound, progress 0%% -> 100%%, Succeeded.")
+	d.say("[sandbox stand-in for CDI] The sandbox now plays CDI with ceph-csi: prime claim bound, progress 0%% -> 100%%, Succeeded.")
 	d.run(0, "otterscale", "dv", "create", "ubuntu-24", "-n", demoNamespace, "--size", "8Gi", "--boot-image",
 		"--url", "https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img")
 	d.runLive(0, func() error { return d.simulateImport("ubuntu-24") },
@@ -193,10 +190,15 @@ func (d *demo) simulateImport(name string) error {
 		return err
 	}
 	ctx := d.ctx
-	if err := sim.CreateClaim(ctx, demoNamespace, name, "", true); err != nil {
+	if err := sim.Start(ctx, demoNamespace, name); err != nil {
 		return err
 	}
-	if err := sim.SetPhase(ctx, demoNamespace, name, cdiv1.ImportScheduled, "N/A"); err != nil {
+	time.Sleep(400 * time.Millisecond)
+	if err := sim.Schedule(ctx, demoNamespace, name); err != nil {
+		return err
+	}
+	time.Sleep(400 * time.Millisecond)
+	if err := sim.Run(ctx, demoNamespace, name); err != nil {
 		return err
 	}
 	for pct := 0.0; pct < 100; pct += 7.31 {
@@ -209,47 +211,22 @@ func (d *demo) simulateImport(name string) error {
 	return sim.Succeed(ctx, demoNamespace, name)
 }
 
-// actAsCDI plays CDI's controller for one DataVolume: the claim, its
-// binding, and the progress CDI reports. Demo scaffolding, never part of
-// the plugin.
-func (d *demo) actAsCDI(name, size string) error {
-	ctx, env := d.ctx, d.env
-	class := storageClass
-	pvc := &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: demoNamespace},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			StorageClassName: &class,
-			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)}},
-		},
-	}
-	if _, err := env.Kube.CoreV1().PersistentVolumeClaims(demoNamespace).Create(ctx, pvc, metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	if err := env.BindClaim(ctx, demoNamespace, name, resource.Quantity{}); err != nil {
-		return err
-	}
-	cdi, err := cdiclient.NewForConfig(env.Config)
+// actAsCDI plays CDI for one DataVolume as it goes without a CSI driver
+// (set-up A of internal/cdisim), where the DataVolume's own claim binds when
+// the import is scheduled: claim created and bound, importer running, the
+// import reported at 45.67%. Demo scaffolding, never part of the plugin.
+func (d *demo) actAsCDI(name string) error {
+	sim, err := cdisim.NewWith(d.env.Config, cdisim.Options{Setup: cdisim.SetupA})
 	if err != nil {
 		return err
 	}
-	dv, err := cdi.CdiV1beta1().DataVolumes(demoNamespace).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
+	if err := sim.Start(d.ctx, demoNamespace, name); err != nil {
 		return err
 	}
-	now := metav1.NewTime(time.Now().Truncate(time.Second))
-	dv.Status = cdiv1.DataVolumeStatus{
-		ClaimName: name,
-		Phase:     cdiv1.ImportInProgress,
-		Progress:  "45.67%",
-		Conditions: []cdiv1.DataVolumeCondition{
-			{Type: cdiv1.DataVolumeBound, Status: corev1.ConditionTrue, Reason: "Bound", LastTransitionTime: now, LastHeartbeatTime: now},
-			{Type: cdiv1.DataVolumeRunning, Status: corev1.ConditionTrue, Reason: "TransferRunning", LastTransitionTime: now, LastHeartbeatTime: now},
-			{Type: cdiv1.DataVolumeReady, Status: corev1.ConditionFalse, Reason: "TransferRunning", LastTransitionTime: now, LastHeartbeatTime: now},
-		},
+	if err := sim.Schedule(d.ctx, demoNamespace, name); err != nil {
+		return err
 	}
-	_, err = cdi.CdiV1beta1().DataVolumes(demoNamespace).UpdateStatus(ctx, dv, metav1.UpdateOptions{})
-	return err
+	return sim.Progress(d.ctx, demoNamespace, name, 45.67)
 }
 
 // pluginBinary is the binary `make demo` built.

@@ -1,13 +1,21 @@
-// Package cdisim is a stand-in for CDI's DataVolume controller, for tests and
-// the sandbox demo only; it is never part of the plugin binary. No CDI runs
-// next to the test API server, so this package does from the outside what
-// CDI's controller does from the inside, through the same API: it creates a
-// DataVolume's claim (named after it, owned by it) and binds it, moves
-// status.phase through Pending, ImportScheduled, ImportInProgress and
-// Succeeded or Failed, writes status.progress as "%.2f%%" or "N/A", keeps the
-// Bound, Running and Ready conditions with CDI's reasons, counts
-// status.restartCount, and emits the events CDI, the PV controller and the
-// kubelet would. Every DataVolume write goes through the status subresource.
+// Package cdisim plays CDI v1.63.1's DataVolume controllers, and the cluster
+// parts around them, for tests, the sandbox demo and the benchmarks; it is
+// never part of the plugin binary. No CDI runs next to the test API server,
+// so this package does from the outside what CDI does from the inside,
+// through the same API, step by step as a caller asks: Start, Schedule, Run,
+// Progress, Succeed, Crash, Unschedulable, LoseClaim, StartClone,
+// SucceedClone.
+//
+// What each step writes was recorded from the real cdi-controller v1.63.1
+// (the CDI.md notes and the cdi-observed recordings next to them): the
+// claims CDI creates (the target claim, on the populator path the prime
+// claim prime-<UID> and pod importer-prime-<UID>), the annotations through
+// which CDI's claim controllers report to its DataVolume controller, the
+// DataVolume's status (written through the status subresource, conditions
+// ordered Bound, Ready, Running and moved as CDI's conditions.go moves them),
+// and core/v1 Events with the reasons, messages and source components of
+// CDI, the PV controller, the scheduler and the kubelet. Every string comes
+// from one of them; the comment next to it names the CDI source file.
 package cdisim
 
 import (
@@ -24,6 +32,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	storagev1client "k8s.io/client-go/kubernetes/typed/storage/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 	cdiclient "kubevirt.io/client-go/containerizeddataimporter"
@@ -38,34 +47,142 @@ const (
 	Pool      = "rbd"
 )
 
-// Condition reasons CDI writes, as far as the tests and the demo need them.
+// Setup says which CDI set-up to play (CDI.md, first section).
+type Setup int
+
 const (
-	ReasonBound                = "Bound"
-	ReasonPending              = "Pending"
-	ReasonWaitForFirstConsumer = "WaitForFirstConsumer"
-	ReasonPendingPopulation    = "PendingPopulation"
-	ReasonTransferRunning      = "TransferRunning"
-	ReasonCompleted            = "Completed"
-	ReasonImportFailed         = "ImportFailed"
-	ReasonCrashLoopBackOff     = "CrashLoopBackOff"
-	ReasonBackOff              = "BackOff"
+	// SetupC is a CSIDriver rbd.csi.ceph.com and the gates a release enables
+	// (HonorWaitForFirstConsumer): the populator path, what an OtterScale
+	// cluster with ceph-csi looks like. The default.
+	SetupC Setup = iota
+	// SetupB is a CSIDriver and no gates: the populator path.
+	SetupB
+	// SetupA is no CSIDriver and no gates: CDI's older, non-populator path.
+	SetupA
+	// SetupAGate is no CSIDriver with HonorWaitForFirstConsumer: the older
+	// path with the gate (the l-* runs).
+	SetupAGate
+)
+
+// String names the set-up as CDI.md does.
+func (s Setup) String() string {
+	switch s {
+	case SetupC:
+		return "C"
+	case SetupB:
+		return "B"
+	case SetupA:
+		return "A"
+	case SetupAGate:
+		return "AGate"
+	}
+	return fmt.Sprintf("Setup(%d)", int(s))
+}
+
+// csiDriver says whether the CSIDriver object CDI looks for exists, which
+// makes CDI use its volume populators (controller-base.go,
+// shouldUseCDIPopulator).
+func (s Setup) csiDriver() bool { return s == SetupC || s == SetupB }
+
+// honorWFFC says whether the HonorWaitForFirstConsumer gate is on.
+func (s Setup) honorWFFC() bool { return s == SetupC || s == SetupAGate }
+
+// Options configure a Sim.
+type Options struct {
+	// Setup is the CDI set-up to play; the zero value is SetupC.
+	Setup Setup
+	// Now is the clock for every time cdisim writes (condition heartbeats
+	// and transitions, event timestamps); nil means time.Now. Tests use it
+	// to produce the state real CDI would show after some minutes.
+	Now func() time.Time
+}
+
+// Condition reasons and messages CDI writes on DataVolumes.
+const (
+	// ReasonBound and ReasonPending are the Bound condition's reasons
+	// (pkg/controller/datavolume/conditions.go, pvcBound and pvcPending).
+	ReasonBound   = "Bound"
+	ReasonPending = "Pending"
+	// ReasonClaimLost is the Bound reason of a lost claim, with message
+	// MessageClaimLost (pkg/controller/common/util.go ClaimLost,
+	// conditions.go).
+	ReasonClaimLost  = "ClaimLost"
+	MessageClaimLost = "Claim Lost"
+	// ReasonNotFound is the Bound reason before the claim exists, with
+	// "No PVC found" (conditions.go, common NotFound).
+	ReasonNotFound = "NotFound"
+	// ReasonTransferRunning is the Ready condition's reason while the
+	// importer runs (conditions.go, transferRunning); never a Running reason.
+	ReasonTransferRunning = "TransferRunning"
+	// ReasonPodRunning is the Running reason CDI's claim controller copies
+	// from a running importer container (pkg/controller/common/util.go,
+	// podRunningReason; recorded "Pod is running").
+	ReasonPodRunning = "Pod is running"
+	// ReasonCompleted and MessageImportComplete are the Running reason and
+	// message once the importer exited 0 (the importer's termination
+	// message, copied by pkg/controller/import-controller.go).
+	ReasonCompleted       = "Completed"
+	MessageImportComplete = "Import Complete"
+	// ReasonError is the kubelet's reason for a container that exited
+	// non-zero, which CDI copies into Running with the termination message
+	// (import-controller.go, setConditionFromPodWithPrefix in util.go).
+	ReasonError = "Error"
+	// ReasonUnschedulable and MessageUnschedulable are Running's reason and
+	// message when the importer pod cannot be scheduled (conditions.go,
+	// updateRunningCondition).
+	ReasonUnschedulable  = "Unschedulable"
+	MessageUnschedulable = "Importer pod cannot be scheduled"
+	// ReasonPopulatorRunning is Running's reason during a CSI clone, and
+	// ReasonClonePending with MessageClonePending during a host-assisted
+	// clone waiting to start (pkg/controller/populators/clone-populator.go,
+	// recorded recC.log 21:41:25 c-cloneblk and c-clone).
+	ReasonPopulatorRunning = "Populator is running"
+	ReasonClonePending     = "Pending"
+	MessageClonePending    = "Clone Pending"
+)
+
+// The components that report events, as their event recorders are named.
+const (
+	// pkg/controller/datavolume/import-controller.go, importControllerName.
+	componentDVImport = "datavolume-import-controller"
+	// pkg/controller/datavolume/pvc-clone-controller.go, pvcCloneControllerName.
+	componentDVClone = "datavolume-pvc-clone-controller"
+	// pkg/controller/import-controller.go (the claim import controller).
+	componentImport = "import-controller"
+	// pkg/controller/populators/import-populator.go, importPopulatorName.
+	componentImportPopulator = "import-populator"
+	// pkg/controller/populators/clone-populator.go.
+	componentClonePopulator = "clone-populator"
+	componentPVController   = "persistentvolume-controller"
+	componentScheduler      = "default-scheduler"
+	componentKubelet        = "kubelet"
 )
 
 // Sim plays CDI's part for DataVolumes in any namespace. It is safe for
 // concurrent use.
 type Sim struct {
-	core corev1client.CoreV1Interface
-	cdi  cdiclient.Interface
+	core    corev1client.CoreV1Interface
+	storage storagev1client.StorageV1Interface
+	cdi     cdiclient.Interface
+	setup   Setup
+	now     func() time.Time
 
 	mu sync.Mutex
-	// events maps what makes two events the same (object, type, reason,
-	// message) to the name of the event recorded for it, so that a repeat
-	// counts up as client-go's event recorder does instead of adding one.
+	// events maps what makes two events the same (object, source, type,
+	// reason, message) to the name of the event recorded for it, so that a
+	// repeat counts up as client-go's event recorder does.
 	events map[string]string
+	// dvs is what Start learnt about each DataVolume (ns/name).
+	dvs map[string]*track
 }
 
-// New returns a Sim acting through the API server cfg points at.
+// New returns a Sim playing set-up C through the API server cfg points at.
 func New(cfg *rest.Config) (*Sim, error) {
+	return NewWith(cfg, Options{})
+}
+
+// NewWith returns a Sim playing o.Setup with clock o.Now.
+func NewWith(cfg *rest.Config, o Options) (*Sim, error) {
 	cfg = rest.CopyConfig(cfg)
 	if cfg.QPS == 0 {
 		cfg.QPS, cfg.Burst = 100, 200
@@ -74,108 +191,22 @@ func New(cfg *rest.Config) (*Sim, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cdisim: %w", err)
 	}
+	storage, err := storagev1client.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cdisim: %w", err)
+	}
 	cdi, err := cdiclient.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cdisim: %w", err)
 	}
-	return &Sim{core: core, cdi: cdi, events: map[string]string{}}, nil
-}
-
-// CreateClaim creates the DataVolume's claim as CDI does: named after the
-// DataVolume, owned by it, with its size, access modes and volume mode, in
-// storageClass (or the DataVolume's class, or the cluster default when both
-// are empty). It records the claim in status.claimName with the Bound
-// condition False (Pending) and, with bind, then binds it (BindClaim).
-func (s *Sim) CreateClaim(ctx context.Context, ns, name, storageClass string, bind bool) error {
-	dv, err := s.cdi.CdiV1beta1().DataVolumes(ns).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("cdisim: create claim for data volume %s/%s: %w", ns, name, err)
+	now := o.Now
+	if now == nil {
+		now = time.Now
 	}
-	size := resource.MustParse("1Gi")
-	modes := []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}
-	var volumeMode *corev1.PersistentVolumeMode
-	var class *string
-	if st := dv.Spec.Storage; st != nil {
-		if q, ok := st.Resources.Requests[corev1.ResourceStorage]; ok {
-			size = q
-		}
-		if len(st.AccessModes) > 0 {
-			modes = st.AccessModes
-		}
-		volumeMode, class = st.VolumeMode, st.StorageClassName
-	} else if p := dv.Spec.PVC; p != nil {
-		if q, ok := p.Resources.Requests[corev1.ResourceStorage]; ok {
-			size = q
-		}
-		if len(p.AccessModes) > 0 {
-			modes = p.AccessModes
-		}
-		volumeMode, class = p.VolumeMode, p.StorageClassName
-	}
-	if storageClass != "" {
-		class = &storageClass
-	}
-	pvc := &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      name,
-			Namespace: ns,
-			Labels:    map[string]string{"app": "containerized-data-importer", "app.kubernetes.io/component": "storage"},
-			Annotations: map[string]string{
-				"cdi.kubevirt.io/storage.contentType": "kubevirt",
-				"cdi.kubevirt.io/storage.pod.phase":   "Pending",
-			},
-			OwnerReferences: []metav1.OwnerReference{{
-				APIVersion:         cdiv1.SchemeGroupVersion.String(),
-				Kind:               "DataVolume",
-				Name:               dv.Name,
-				UID:                dv.UID,
-				Controller:         new(true),
-				BlockOwnerDeletion: new(true),
-			}},
-		},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes:      modes,
-			VolumeMode:       volumeMode,
-			StorageClassName: class,
-			Resources: corev1.VolumeResourceRequirements{
-				Requests: corev1.ResourceList{corev1.ResourceStorage: size},
-			},
-		},
-	}
-	if _, err := s.core.PersistentVolumeClaims(ns).Create(ctx, pvc, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("cdisim: create claim %s/%s: %w", ns, name, err)
-	}
-	err = s.update(ctx, ns, name, func(dv *cdiv1.DataVolume) {
-		dv.Status.ClaimName = name
-		if dv.Status.Phase == "" {
-			dv.Status.Phase = cdiv1.Pending
-		}
-		if dv.Status.Progress == "" {
-			dv.Status.Progress = "N/A"
-		}
-		setCondition(dv, cdiv1.DataVolumeBound, corev1.ConditionFalse, ReasonPending, fmt.Sprintf("PVC %s Pending", name))
-	})
-	if err != nil || !bind {
-		return err
-	}
-	return s.BindClaim(ctx, ns, name)
-}
-
-// BindClaim binds the DataVolume's claim the way the external provisioner
-// and the PV controller would (a ceph-csi PersistentVolume pre-bound to the
-// claim, both marked Bound through their status subresources), then sets the
-// DataVolume's Bound condition True as CDI does when it sees that.
-func (s *Sim) BindClaim(ctx context.Context, ns, name string) error {
-	pvc, err := s.core.PersistentVolumeClaims(ns).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("cdisim: bind claim %s/%s: %w", ns, name, err)
-	}
-	if err := Bind(ctx, s.core, pvc, pvc.Spec.Resources.Requests[corev1.ResourceStorage]); err != nil {
-		return fmt.Errorf("cdisim: %w", err)
-	}
-	return s.update(ctx, ns, name, func(dv *cdiv1.DataVolume) {
-		setCondition(dv, cdiv1.DataVolumeBound, corev1.ConditionTrue, ReasonBound, fmt.Sprintf("PVC %s Bound", name))
-	})
+	return &Sim{
+		core: core, storage: storage, cdi: cdi, setup: o.Setup, now: now,
+		events: map[string]string{}, dvs: map[string]*track{},
+	}, nil
 }
 
 // Bind binds pvc the way the external provisioner and the PV controller
@@ -189,8 +220,17 @@ func Bind(ctx context.Context, core corev1client.CoreV1Interface, pvc *corev1.Pe
 	if err != nil {
 		return fmt.Errorf("bind claim %s/%s: %w", ns, name, err)
 	}
+	if err := bindClaim(ctx, core, ns, name, pv); err != nil {
+		return fmt.Errorf("bind claim %s/%s: %w", ns, name, err)
+	}
+	return nil
+}
+
+// bindClaim points claim ns/name at pv and marks it Bound, as the PV
+// controller does once a volume's claimRef names the claim.
+func bindClaim(ctx context.Context, core corev1client.CoreV1Interface, ns, name string, pv *corev1.PersistentVolume) error {
 	claims := core.PersistentVolumeClaims(ns)
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		pvc, err := claims.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -212,14 +252,10 @@ func Bind(ctx context.Context, core corev1client.CoreV1Interface, pvc *corev1.Pe
 		}
 		pvc.Status.Phase = corev1.ClaimBound
 		pvc.Status.AccessModes = pv.Spec.AccessModes
-		pvc.Status.Capacity = corev1.ResourceList{corev1.ResourceStorage: capacity}
+		pvc.Status.Capacity = corev1.ResourceList{corev1.ResourceStorage: pv.Spec.Capacity[corev1.ResourceStorage]}
 		_, err = claims.UpdateStatus(ctx, pvc, metav1.UpdateOptions{})
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("bind claim %s/%s: %w", ns, name, err)
-	}
-	return nil
 }
 
 // createVolume creates (or finds, when binding again) the claim's volume and
@@ -279,124 +315,49 @@ func createVolume(ctx context.Context, core corev1client.CoreV1Interface, pvc *c
 	return created, nil
 }
 
-// SetPhase sets status.phase and status.progress (e.g. ImportScheduled,
-// "N/A") and leaves the conditions as they are, adding any of Bound, Running
-// and Ready that is missing (CDI always reports all three).
-func (s *Sim) SetPhase(ctx context.Context, ns, name string, phase cdiv1.DataVolumePhase, progress string) error {
-	return s.update(ctx, ns, name, func(dv *cdiv1.DataVolume) {
-		dv.Status.Phase = phase
-		dv.Status.Progress = cdiv1.DataVolumeProgress(progress)
-	})
-}
-
-// Progress reports a running import at percent: phase ImportInProgress,
-// progress "%.2f%%", Running True and Ready False, both TransferRunning.
-func (s *Sim) Progress(ctx context.Context, ns, name string, percent float64) error {
-	return s.update(ctx, ns, name, func(dv *cdiv1.DataVolume) {
-		dv.Status.Phase = cdiv1.ImportInProgress
-		dv.Status.Progress = cdiv1.DataVolumeProgress(fmt.Sprintf("%.2f%%", percent))
-		setCondition(dv, cdiv1.DataVolumeRunning, corev1.ConditionTrue, ReasonTransferRunning, "")
-		setCondition(dv, cdiv1.DataVolumeReady, corev1.ConditionFalse, ReasonTransferRunning, "")
-	})
-}
-
-// Succeed ends the import: phase Succeeded, progress "100.0%", Running
-// False (Completed) and Ready True.
-func (s *Sim) Succeed(ctx context.Context, ns, name string) error {
-	return s.update(ctx, ns, name, func(dv *cdiv1.DataVolume) {
-		dv.Status.Phase = cdiv1.Succeeded
-		dv.Status.Progress = "100.0%"
-		setCondition(dv, cdiv1.DataVolumeRunning, corev1.ConditionFalse, ReasonCompleted, "Import Complete")
-		setCondition(dv, cdiv1.DataVolumeReady, corev1.ConditionTrue, "", "")
-	})
-}
-
-// Fail ends the import in failure: phase Failed, Running and Ready False
-// with reason and message (reason defaults to ImportFailed), and a Warning
-// event with them on the DataVolume.
-func (s *Sim) Fail(ctx context.Context, ns, name, reason, message string) error {
-	if reason == "" {
-		reason = ReasonImportFailed
-	}
-	err := s.update(ctx, ns, name, func(dv *cdiv1.DataVolume) {
-		dv.Status.Phase = cdiv1.Failed
-		setCondition(dv, cdiv1.DataVolumeRunning, corev1.ConditionFalse, reason, message)
-		setCondition(dv, cdiv1.DataVolumeReady, corev1.ConditionFalse, reason, message)
-	})
-	if err != nil {
-		return err
-	}
-	return s.Event(ctx, ns, "DataVolume", name, corev1.EventTypeWarning, reason, message)
-}
-
-// Restart reports that the importer pod's container restarted: it counts up
-// status.restartCount, sets Running False (CrashLoopBackOff), and has the
-// kubelet's Warning BackOff event on pod importer-NAME counted up.
-func (s *Sim) Restart(ctx context.Context, ns, name string) error {
-	msg := "back-off restarting failed container importer in pod importer-" + name
-	err := s.update(ctx, ns, name, func(dv *cdiv1.DataVolume) {
-		dv.Status.RestartCount++
-		setCondition(dv, cdiv1.DataVolumeRunning, corev1.ConditionFalse, ReasonCrashLoopBackOff, msg)
-	})
-	if err != nil {
-		return err
-	}
-	return s.Event(ctx, ns, "Pod", "importer-"+name, corev1.EventTypeWarning, ReasonBackOff,
-		"Back-off restarting failed container importer in pod importer-"+name+"_"+ns)
-}
-
-// WaitForFirstConsumer reports a claim whose class binds late: phase
-// WaitForFirstConsumer, progress "N/A", Bound False (WaitForFirstConsumer).
-func (s *Sim) WaitForFirstConsumer(ctx context.Context, ns, name string) error {
-	return s.update(ctx, ns, name, func(dv *cdiv1.DataVolume) {
-		dv.Status.Phase = cdiv1.WaitForFirstConsumer
-		dv.Status.Progress = "N/A"
-		setCondition(dv, cdiv1.DataVolumeBound, corev1.ConditionFalse, ReasonWaitForFirstConsumer,
-			fmt.Sprintf("PVC %s not bound: waiting for first consumer", claimName(dv)))
-	})
-}
-
-// PendingPopulation reports a populator-backed claim that waits for a
-// consumer: phase PendingPopulation, progress "N/A", Bound False
-// (PendingPopulation).
-func (s *Sim) PendingPopulation(ctx context.Context, ns, name string) error {
-	return s.update(ctx, ns, name, func(dv *cdiv1.DataVolume) {
-		dv.Status.Phase = cdiv1.PendingPopulation
-		dv.Status.Progress = "N/A"
-		setCondition(dv, cdiv1.DataVolumeBound, corev1.ConditionFalse, ReasonPendingPopulation,
-			fmt.Sprintf("PVC %s Pending: waiting for a consumer to populate it", claimName(dv)))
-	})
-}
-
 // Event records a core/v1 Event about the object kind/objName in ns
 // ("DataVolume", "PersistentVolumeClaim" or "Pod"), as the component that
-// reports such events would: CDI for DataVolumes, the PV controller for
-// claims, the kubelet for pods. The same event again counts up (count and
-// lastTimestamp) instead of adding another, as client-go's recorder does.
+// reports such events would: CDI's DataVolume import controller for
+// DataVolumes, the PV controller for claims, the kubelet for pods. The same
+// event again counts up (count and lastTimestamp) instead of adding another,
+// as client-go's recorder does.
 func (s *Sim) Event(ctx context.Context, ns, kind, objName, eventType, reason, message string) error {
+	component := componentKubelet
+	switch kind {
+	case "DataVolume":
+		component = componentDVImport
+	case "PersistentVolumeClaim":
+		component = componentPVController
+	}
+	return s.event(ctx, ns, kind, objName, component, eventType, reason, message)
+}
+
+// event records an event from component, counting up a repeat.
+func (s *Sim) event(ctx context.Context, ns, kind, objName, component, eventType, reason, message string) error {
 	ref := corev1.ObjectReference{Kind: kind, Namespace: ns, Name: objName}
-	component := "cdisim"
 	switch kind {
 	case "DataVolume":
 		ref.APIVersion = cdiv1.SchemeGroupVersion.String()
-		component = "datavolume-import-controller"
 		if dv, err := s.cdi.CdiV1beta1().DataVolumes(ns).Get(ctx, objName, metav1.GetOptions{}); err == nil {
 			ref.UID, ref.ResourceVersion = dv.UID, dv.ResourceVersion
 		}
 	case "PersistentVolumeClaim":
 		ref.APIVersion = "v1"
-		component = "persistentvolume-controller"
 		if pvc, err := s.core.PersistentVolumeClaims(ns).Get(ctx, objName, metav1.GetOptions{}); err == nil {
 			ref.UID, ref.ResourceVersion = pvc.UID, pvc.ResourceVersion
 		}
 	case "Pod":
 		ref.APIVersion = "v1"
-		ref.FieldPath = "spec.containers{importer}"
-		component = "kubelet"
+		if pod, err := s.core.Pods(ns).Get(ctx, objName, metav1.GetOptions{}); err == nil {
+			ref.UID, ref.ResourceVersion = pod.UID, pod.ResourceVersion
+		}
+		if component == componentKubelet {
+			ref.FieldPath = "spec.containers{importer}"
+		}
 	}
 	events := s.core.Events(ns)
-	key := fmt.Sprintf("%s/%s/%s/%s/%s/%s", ns, kind, objName, eventType, reason, message)
-	now := metav1.NewTime(time.Now())
+	key := fmt.Sprintf("%s/%s/%s/%s/%s/%s/%s", ns, kind, objName, component, eventType, reason, message)
+	now := metav1.NewTime(s.now())
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -437,68 +398,6 @@ func (s *Sim) Event(ctx context.Context, ns, kind, objName, eventType, reason, m
 	}
 	s.events[key] = created.Name
 	return nil
-}
-
-// update applies change to the DataVolume's status and writes it through the
-// status subresource, retrying on conflicts.
-func (s *Sim) update(ctx context.Context, ns, name string, change func(*cdiv1.DataVolume)) error {
-	dvs := s.cdi.CdiV1beta1().DataVolumes(ns)
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		dv, err := dvs.Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		change(dv)
-		ensureConditions(dv)
-		_, err = dvs.UpdateStatus(ctx, dv, metav1.UpdateOptions{})
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("cdisim: update status of data volume %s/%s: %w", ns, name, err)
-	}
-	return nil
-}
-
-// setCondition sets a condition as CDI does: the heartbeat always moves, the
-// transition time only when the status changes.
-func setCondition(dv *cdiv1.DataVolume, typ cdiv1.DataVolumeConditionType, status corev1.ConditionStatus, reason, message string) {
-	now := metav1.NewTime(time.Now())
-	for i := range dv.Status.Conditions {
-		c := &dv.Status.Conditions[i]
-		if c.Type != typ {
-			continue
-		}
-		if c.Status != status {
-			c.LastTransitionTime = now
-		}
-		c.Status, c.Reason, c.Message, c.LastHeartbeatTime = status, reason, message, now
-		return
-	}
-	dv.Status.Conditions = append(dv.Status.Conditions, cdiv1.DataVolumeCondition{
-		Type: typ, Status: status, Reason: reason, Message: message,
-		LastTransitionTime: now, LastHeartbeatTime: now,
-	})
-}
-
-// ensureConditions adds whichever of Bound, Running and Ready is missing,
-// False, in CDI's order.
-func ensureConditions(dv *cdiv1.DataVolume) {
-	have := map[cdiv1.DataVolumeConditionType]bool{}
-	for _, c := range dv.Status.Conditions {
-		have[c.Type] = true
-	}
-	for _, typ := range []cdiv1.DataVolumeConditionType{cdiv1.DataVolumeBound, cdiv1.DataVolumeRunning, cdiv1.DataVolumeReady} {
-		if !have[typ] {
-			setCondition(dv, typ, corev1.ConditionFalse, "", "")
-		}
-	}
-}
-
-func claimName(dv *cdiv1.DataVolume) string {
-	if dv.Status.ClaimName != "" {
-		return dv.Status.ClaimName
-	}
-	return dv.Name
 }
 
 func randomHex(n int) string {

@@ -269,9 +269,18 @@ func (f *fixture) createDV(t *testing.T, ns, name string, boot bool) {
 	}
 }
 
+// newSim plays CDI in set-up C (an OtterScale cluster: ceph-csi's CSIDriver,
+// CDI's populators).
 func newSim(t *testing.T, env *testenv.Env) *cdisim.Sim {
 	t.Helper()
-	sim, err := cdisim.New(env.Config)
+	return newSimWith(t, env, cdisim.SetupC)
+}
+
+// newSimWith plays CDI in another set-up; set-up A (no CSIDriver) binds the
+// DataVolume's own claim when the import is scheduled.
+func newSimWith(t *testing.T, env *testenv.Env, setup cdisim.Setup) *cdisim.Sim {
+	t.Helper()
+	sim, err := cdisim.NewWith(env.Config, cdisim.Options{Setup: setup})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,37 +314,58 @@ func TestWatchImport(t *testing.T) {
 	// An event about something else in the namespace never reaches the
 	// consumer; the ones that explain the stall do.
 	must(t, sim.Event(ctx, f.ns, "Pod", "unrelated", corev1.EventTypeWarning, "BackOff", "not ours"))
-	must(t, sim.CreateClaim(ctx, f.ns, "web", "", false))
-	must(t, sim.Event(ctx, f.ns, "PersistentVolumeClaim", "web", corev1.EventTypeWarning, "ProvisioningFailed",
+	must(t, sim.Start(ctx, f.ns, "web"))
+	uid, err := sim.ClaimUID(ctx, f.ns, "web")
+	must(t, err)
+	prime := "prime-" + string(uid)
+	// The external provisioner failing once on the prime claim, which
+	// the importer writes to.
+	must(t, sim.Event(ctx, f.ns, "PersistentVolumeClaim", prime, corev1.EventTypeWarning, "ProvisioningFailed",
 		`failed to provision volume with StorageClass "ceph-block": rpc error: code = Internal`))
 	s.until("ProvisioningFailed", eventIs("ProvisioningFailed"))
-	must(t, sim.BindClaim(ctx, f.ns, "web"))
-	must(t, sim.SetPhase(ctx, f.ns, "web", cdiv1.ImportScheduled, "N/A"))
+	must(t, sim.Schedule(ctx, f.ns, "web"))
+	must(t, sim.Run(ctx, f.ns, "web"))
 	must(t, sim.Progress(ctx, f.ns, "web", 10))
 	s.until("10%", func(m *instancev1.WatchDataVolumesResponse) bool { return m.GetDataVolume().GetProgress() == "10.00%" })
-	must(t, sim.Restart(ctx, f.ns, "web"))
-	s.until("BackOff", eventIs("BackOff"))
+	// The importer crashes once and is restarted (CDI.md, failing import).
+	must(t, sim.Crash(ctx, f.ns, "web", "Unable to connect to http data source: expected status code 200, got 404. Status: 404 Not Found"))
+	s.until("Error", eventIs("Error"))
+	must(t, sim.Run(ctx, f.ns, "web"))
 	must(t, sim.Progress(ctx, f.ns, "web", 45.67))
 	must(t, sim.Succeed(ctx, f.ns, "web"))
-	final := s.until("Succeeded", phaseIs("web", cdiv1.Succeeded))
-	_ = final
+	s.until("Succeeded", phaseIs("web", cdiv1.Succeeded))
+	// The populator binds the target claim after CDI marks the DataVolume
+	// Succeeded.
+	s.await("web's claim bound", func(m *instancev1.WatchDataVolumesResponse) bool {
+		return m.GetDataVolume().GetName() == "web" && m.GetDataVolume().GetPersistentVolumeClaim().GetStatus() == "Bound"
+	})
 
-	want := []string{" ", "Pending N/A", "ImportScheduled N/A", "ImportInProgress 10.00%", "ImportInProgress 45.67%", "Succeeded 100.0%"}
+	// On the populator path the phase is empty until the prime claim is
+	// bound (CDI.md, populator path).
+	want := []string{" ", " N/A", "ImportScheduled N/A", "ImportInProgress N/A", "ImportInProgress 10.00%", "ImportInProgress 45.67%", "Succeeded 100.0%"}
 	if got := states(s.all, "web"); !slices.Equal(got, want) {
 		t.Errorf("states = %q\nwant     %q\nmessages %s", got, want, describe(s.all))
 	}
+	// The warnings that explain a stall, in order, each once; never the
+	// unrelated pod's.
 	var events []string
 	for _, m := range s.all {
 		if ev := m.GetEvent(); ev != nil {
-			events = append(events, fmt.Sprintf("%s %s %s %s %s %d", ev.GetType(), ev.GetReason(), ev.GetDataVolume(), ev.GetNamespace(), ev.GetObject(), ev.GetCount()))
+			if ev.GetType() == corev1.EventTypeWarning {
+				events = append(events, fmt.Sprintf("%s %s %s %s %s %d", ev.GetType(), ev.GetReason(), ev.GetDataVolume(), ev.GetNamespace(), ev.GetObject(), ev.GetCount()))
+			}
 			if ev.GetLastSeenAt() == nil {
 				t.Errorf("event %s has no last_seen_at", ev.GetReason())
+			}
+			if ev.GetObject() == "Pod/unrelated" {
+				t.Errorf("the unrelated pod's event reached the consumer: %v", ev)
 			}
 		}
 	}
 	wantEvents := []string{
-		"Warning ProvisioningFailed web " + f.ns + " PersistentVolumeClaim/web 1",
-		"Warning BackOff web " + f.ns + " Pod/importer-web 1",
+		"Warning ProvisioningFailed web " + f.ns + " PersistentVolumeClaim/" + prime + " 1",
+		"Warning ErrImportFailed web " + f.ns + " PersistentVolumeClaim/" + prime + " 1",
+		"Warning Error web " + f.ns + " DataVolume/web 1",
 	}
 	if !slices.Equal(events, wantEvents) {
 		t.Errorf("events = %q, want %q", events, wantEvents)
@@ -345,7 +375,12 @@ func TestWatchImport(t *testing.T) {
 	}
 
 	// The last message is the DataVolume as stored, claim joined.
-	last := s.all[len(s.all)-1].GetDataVolume()
+	var last *instancev1.DataVolume
+	for _, m := range s.all {
+		if m.GetDataVolume().GetName() == "web" {
+			last = m.GetDataVolume()
+		}
+	}
 	if pvc := last.GetPersistentVolumeClaim(); pvc.GetName() != "web" || pvc.GetStatus() != "Bound" || pvc.GetStorageClass().GetName() != "ceph-block" {
 		t.Errorf("claim = %v, want web Bound in ceph-block", pvc)
 	}
@@ -364,18 +399,21 @@ func TestWatchImport(t *testing.T) {
 		}
 	}
 
-	// Another event counted up (the importer restarting again) is news.
-	must(t, sim.Restart(ctx, f.ns, "web"))
-	got := s.until("BackOff again", eventIs("BackOff"))
+	// Another event counted up (the provisioner failing again) is news.
+	must(t, sim.Event(ctx, f.ns, "PersistentVolumeClaim", prime, corev1.EventTypeWarning, "ProvisioningFailed",
+		`failed to provision volume with StorageClass "ceph-block": rpc error: code = Internal`))
+	got := s.until("ProvisioningFailed again", func(m *instancev1.WatchDataVolumesResponse) bool {
+		return eventIs("ProvisioningFailed")(m) && m.GetEvent().GetCount() == 2
+	})
 	if ev := got[len(got)-1].GetEvent(); ev.GetCount() != 2 {
-		t.Errorf("repeated BackOff count = %d, want 2", ev.GetCount())
+		t.Errorf("repeated ProvisioningFailed count = %d, want 2", ev.GetCount())
 	}
 
 	if _, err := f.svc.DeleteDataVolume(ctx, connect.NewRequest(&instancev1.DeleteDataVolumeRequest{Namespace: f.ns, Name: "web"})); err != nil {
 		t.Fatal(err)
 	}
 	gone := s.until("DELETED", is(deleted, "web"))
-	if dv := gone[len(gone)-1].GetDataVolume(); dv.GetPhase() != "Succeeded" || dv.GetRestartCount() != 2 {
+	if dv := gone[len(gone)-1].GetDataVolume(); dv.GetPhase() != "Succeeded" || dv.GetRestartCount() != 1 {
 		t.Errorf("DELETED carries %v, want the last state", dv)
 	}
 	if n := count(s.all, is(added, "web")); n != 1 {
@@ -397,7 +435,8 @@ func TestWatchImport(t *testing.T) {
 func TestWatchNames(t *testing.T) {
 	f := setup(t)
 	ctx := t.Context()
-	sim := newSim(t, f.env)
+	// Set-up A: the phase is Pending from the start.
+	sim := newSimWith(t, f.env, cdisim.SetupA)
 	for _, n := range []string{"a", "b", "c"} {
 		f.createDV(t, f.ns, n, false)
 	}
@@ -406,11 +445,16 @@ func TestWatchNames(t *testing.T) {
 		if got, want := describe(s.until("SYNCED", is(synced, ""))), fmt.Sprintf(`[ADDED %[1]s/a "" "", ADDED %[1]s/c "" "", SYNCED]`, f.ns); got != want {
 			t.Fatalf("opening = %s, want %s", got, want)
 		}
-		must(t, sim.Event(ctx, f.ns, "DataVolume", "b", corev1.EventTypeNormal, "Pending", "b"))
-		must(t, sim.SetPhase(ctx, f.ns, "b", cdiv1.Pending, "N/A"))
-		must(t, sim.SetPhase(ctx, f.ns, "c", cdiv1.Pending, "N/A"))
-		if got := describe(s.until("c", is(modified, "c"))); got != fmt.Sprintf(`[MODIFIED %s/c "Pending" "N/A"]`, f.ns) {
-			t.Errorf("after changing b and c: %s", got)
+		// CDI starting b and c: it marks each for its populators, writes
+		// its status and reports its Bound condition.
+		must(t, sim.Start(ctx, f.ns, "b"))
+		must(t, sim.Start(ctx, f.ns, "c"))
+		got := s.until("c Pending", phaseIs("c", cdiv1.Pending))
+		for _, m := range got {
+			if m.GetDataVolume().GetName() != "c" && m.GetEvent().GetDataVolume() != "c" {
+				t.Errorf("after changing b and c: %s", describe(got))
+				break
+			}
 		}
 	})
 	t.Run("one", func(t *testing.T) {
@@ -418,10 +462,17 @@ func TestWatchNames(t *testing.T) {
 		if got, want := describe(s.until("SYNCED", is(synced, ""))), fmt.Sprintf(`[ADDED %s/b "Pending" "N/A", EVENT b DataVolume/b Pending, SYNCED]`, f.ns); got != want {
 			t.Fatalf("opening = %s, want %s", got, want)
 		}
+		must(t, sim.Start(ctx, f.ns, "a"))
 		must(t, sim.Progress(ctx, f.ns, "a", 1))
 		must(t, sim.Progress(ctx, f.ns, "b", 2))
-		if got := describe(s.until("b", is(modified, "b"))); got != fmt.Sprintf(`[MODIFIED %s/b "ImportInProgress" "2.00%%"]`, f.ns) {
-			t.Errorf("after changing a and b: %s", got)
+		got := s.until("b at 2%", func(m *instancev1.WatchDataVolumesResponse) bool {
+			return is(modified, "b")(m) && m.GetDataVolume().GetProgress() == "2.00%"
+		})
+		for _, m := range got {
+			if m.GetDataVolume().GetName() != "b" && m.GetEvent().GetDataVolume() != "b" {
+				t.Errorf("after changing a and b: %s", describe(got))
+				break
+			}
 		}
 	})
 }
@@ -436,10 +487,18 @@ func TestWatchLabelSelector(t *testing.T) {
 	if got, want := describe(s.until("SYNCED", is(synced, ""))), fmt.Sprintf(`[ADDED %s/boot "" "", SYNCED]`, f.ns); got != want {
 		t.Fatalf("opening = %s, want %s", got, want)
 	}
+	must(t, sim.Start(ctx, f.ns, "data"))
+	must(t, sim.Start(ctx, f.ns, "boot"))
 	must(t, sim.Progress(ctx, f.ns, "data", 5))
 	must(t, sim.Progress(ctx, f.ns, "boot", 6))
-	if got := describe(s.until("boot", is(modified, "boot"))); got != fmt.Sprintf(`[MODIFIED %s/boot "ImportInProgress" "6.00%%"]`, f.ns) {
-		t.Errorf("after changing data and boot: %s", got)
+	got := s.until("boot at 6%", func(m *instancev1.WatchDataVolumesResponse) bool {
+		return is(modified, "boot")(m) && m.GetDataVolume().GetProgress() == "6.00%"
+	})
+	for _, m := range got {
+		if m.GetDataVolume().GetName() != "boot" && m.GetEvent().GetDataVolume() != "boot" {
+			t.Errorf("after changing data and boot: %s", describe(got))
+			break
+		}
 	}
 	// A DataVolume that stops matching leaves the watch.
 	dv, err := f.cdi.CdiV1beta1().DataVolumes(f.ns).Get(ctx, "boot", metav1.GetOptions{})
@@ -453,7 +512,9 @@ func TestWatchLabelSelector(t *testing.T) {
 func TestWatchAllNamespaces(t *testing.T) {
 	f := setup(t)
 	ctx := t.Context()
-	sim := newSim(t, f.env)
+	// Set-up A: the DataVolume's own claim binds when the import is
+	// scheduled.
+	sim := newSimWith(t, f.env, cdisim.SetupA)
 	ns2 := f.ns + "-2"
 	_, err := f.env.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns2}}, metav1.CreateOptions{})
 	must(t, err)
@@ -473,9 +534,9 @@ func TestWatchAllNamespaces(t *testing.T) {
 	if !slices.Equal(ours, want) {
 		t.Errorf("opening has %q, want %q", ours, want)
 	}
-	must(t, sim.CreateClaim(ctx, ns2, "two", "", true))
-	must(t, sim.Event(ctx, ns2, "PersistentVolumeClaim", "two", corev1.EventTypeWarning, "ErrClaimNotValid", "claim not valid"))
-	got := s.until("ErrClaimNotValid", eventIs("ErrClaimNotValid"))
+	must(t, sim.Start(ctx, ns2, "two"))
+	must(t, sim.Schedule(ctx, ns2, "two"))
+	got := s.until("ImportScheduled", eventIs("ImportScheduled"))
 	if ev := got[len(got)-1].GetEvent(); ev.GetNamespace() != ns2 || ev.GetDataVolume() != "two" {
 		t.Errorf("event = %v", ev)
 	}
@@ -495,26 +556,46 @@ func TestWatchPopulatorEvents(t *testing.T) {
 	ctx := t.Context()
 	sim := newSim(t, f.env)
 	f.createDV(t, f.ns, "pop", false)
-	must(t, sim.CreateClaim(ctx, f.ns, "pop", "", false))
-	uid, err := sim.ClaimUID(ctx, f.ns, "pop")
-	must(t, err)
 	s := watchFor(t, f.svc, &instancev1.WatchDataVolumesRequest{Namespace: f.ns})
 	s.until("SYNCED", is(synced, ""))
-	must(t, sim.PendingPopulation(ctx, f.ns, "pop"))
-	must(t, sim.Event(ctx, f.ns, "PersistentVolumeClaim", "prime-"+string(uid), corev1.EventTypeWarning, "ProvisioningFailed", "no space"))
-	must(t, sim.Event(ctx, f.ns, "Pod", "importer-prime-"+string(uid), corev1.EventTypeWarning, "BackOff", "restarting"))
-	got := s.until("BackOff", eventIs("BackOff"))
+	must(t, sim.Start(ctx, f.ns, "pop"))
+	uid, err := sim.ClaimUID(ctx, f.ns, "pop")
+	must(t, err)
+	must(t, sim.Event(ctx, f.ns, "PersistentVolumeClaim", "prime-"+string(uid), corev1.EventTypeWarning, "ProvisioningFailed",
+		`failed to provision volume with StorageClass "ceph-block": rpc error: code = ResourceExhausted`))
+	must(t, sim.Unschedulable(ctx, f.ns, "pop", "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims."))
+	got := s.until("FailedScheduling", eventIs("FailedScheduling"))
 	var evs []string
 	for _, m := range got {
-		if ev := m.GetEvent(); ev != nil {
-			evs = append(evs, ev.GetDataVolume()+" "+ev.GetReason())
+		if ev := m.GetEvent(); ev != nil && ev.GetType() == corev1.EventTypeWarning {
+			evs = append(evs, ev.GetDataVolume()+" "+ev.GetObject()+" "+ev.GetReason())
 		}
 	}
-	if want := []string{"pop ProvisioningFailed", "pop BackOff"}; !slices.Equal(evs, want) {
+	want := []string{
+		"pop PersistentVolumeClaim/prime-" + string(uid) + " ProvisioningFailed",
+		"pop Pod/importer-prime-" + string(uid) + " FailedScheduling",
+	}
+	if !slices.Equal(evs, want) {
 		t.Errorf("events = %q, want %q (all: %s)", evs, want, describe(got))
 	}
-	if n := count(s.all, phaseIs("pop", cdiv1.PendingPopulation)); n != 1 {
-		t.Errorf("PendingPopulation sent %d times: %s", n, describe(s.all))
+	// The same state written again is not news: CDI's unschedulable
+	// importer, reported once.
+	must(t, sim.Unschedulable(ctx, f.ns, "pop", "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims."))
+	f.createDV(t, f.ns, "marker", false)
+	s.until("ADDED marker", is(added, "marker"))
+	unschedulable := func(m *instancev1.WatchDataVolumesResponse) bool {
+		if m.GetType() != modified || m.GetDataVolume().GetName() != "pop" {
+			return false
+		}
+		for _, c := range m.GetDataVolume().GetConditions() {
+			if c.GetType() == "Running" && c.GetReason() == "Unschedulable" {
+				return true
+			}
+		}
+		return false
+	}
+	if n := count(s.all, unschedulable); n != 1 {
+		t.Errorf("the unschedulable importer sent %d times: %s", n, describe(s.all))
 	}
 }
 
@@ -609,7 +690,7 @@ func TestWatchSurvivesAPIServerRestart(t *testing.T) {
 	sim := newSim(t, f.env)
 	f.createDV(t, f.ns, "web", false)
 	f.createDV(t, f.ns, "gone", false)
-	must(t, sim.CreateClaim(ctx, f.ns, "web", "", true))
+	must(t, sim.Start(ctx, f.ns, "web"))
 	must(t, sim.Progress(ctx, f.ns, "web", 10))
 	prov := newCounted(t, f.env)
 	s := watchFor(t, instance.New(prov), &instancev1.WatchDataVolumesRequest{Namespace: f.ns})
@@ -627,10 +708,13 @@ func TestWatchSurvivesAPIServerRestart(t *testing.T) {
 	eventually(t, "delete gone", func() error {
 		return f.cdi.CdiV1beta1().DataVolumes(f.ns).Delete(ctx, "gone", metav1.DeleteOptions{})
 	})
-	eventually(t, "restart", func() error { return sim.Restart(ctx, f.ns, "web") })
+	eventually(t, "crash", func() error {
+		return sim.Crash(ctx, f.ns, "web", "Unable to connect to http data source: expected status code 200, got 404. Status: 404 Not Found")
+	})
+	eventually(t, "run again", func() error { return sim.Run(ctx, f.ns, "web") })
 	eventually(t, "succeed", func() error { return sim.Succeed(ctx, f.ns, "web") })
 	s.await("Succeeded", phaseIs("web", cdiv1.Succeeded))
-	s.await("BackOff", eventIs("BackOff"))
+	s.await("Error", eventIs("Error"))
 
 	// Anything repeated would come before a change made after the final
 	// state: wait for one.
@@ -651,14 +735,22 @@ func TestWatchSurvivesAPIServerRestart(t *testing.T) {
 		"DELETED":    is(deleted, "gone"),
 		"ADDED web":  is(added, "web"),
 		"ADDED gone": is(added, "gone"),
-		"BackOff":    eventIs("BackOff"),
+		"Error":      eventIs("Error"),
 	} {
 		if n := count(s.all, pred); n != 1 {
 			t.Errorf("%s sent %d times, want once: %s", what, n, describe(s.all))
 		}
 	}
 	if n := count(s.all, func(m *instancev1.WatchDataVolumesResponse) bool {
-		return m.GetType() == modified && m.GetDataVolume().GetRestartCount() == 1 && m.GetDataVolume().GetPhase() == "ImportInProgress"
+		if m.GetType() != modified || m.GetDataVolume().GetRestartCount() != 1 || m.GetDataVolume().GetPhase() != "ImportInProgress" {
+			return false
+		}
+		for _, c := range m.GetDataVolume().GetConditions() {
+			if c.GetType() == "Running" && c.GetReason() == "Error" {
+				return true
+			}
+		}
+		return false
 	}); n > 1 {
 		t.Errorf("the restarted import sent %d times: %s", n, describe(s.all))
 	}

@@ -42,7 +42,9 @@ func TestPageCreatesAndFollowsImportThroughProxy(t *testing.T) {
 	f := setup(t)
 	origin := servePage(t, bundle(t))
 	px := serveProxy(t, f.services, origin)
-	sim, err := cdisim.New(f.env.Config)
+	// Set-up A (CDI without a CSI driver): the DataVolume's own claim binds
+	// when the import is scheduled, which the page shows.
+	sim, err := cdisim.NewWith(f.env.Config, cdisim.Options{Setup: cdisim.SetupA})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +68,10 @@ func TestPageCreatesAndFollowsImportThroughProxy(t *testing.T) {
 	// import start, so that the page sees it happen.
 	p.until(t, "the watch's SYNCED", false, func(s step) bool { return s.Step == "watch" && s.Type == "SYNCED" })
 	ctx := t.Context()
-	if err := sim.CreateClaim(ctx, q.namespace, q.dataVolume, "", true); err != nil {
+	if err := sim.Start(ctx, q.namespace, q.dataVolume); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.Schedule(ctx, q.namespace, q.dataVolume); err != nil {
 		t.Fatal(err)
 	}
 	p.until(t, "the bound claim", false, func(s step) bool { return s.Step == "watch" && s.Claim == "Bound" })

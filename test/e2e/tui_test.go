@@ -99,9 +99,10 @@ func TestWatchScreenInTmux(t *testing.T) {
 
 	s := newTmux(t, env, dir, "kubectl otterscale dv watch -n "+ns)
 	s.until("alpha", "beta")
-	must(t, sim.CreateClaim(ctx, ns, "alpha", "", true))
+	must(t, sim.Start(ctx, ns, "alpha"))
+	must(t, sim.Start(ctx, ns, "beta"))
 	must(t, sim.Progress(ctx, ns, "alpha", 45.67))
-	s.until("ImportInProgress", "45.67%", "TransferRunning")
+	s.until("ImportInProgress", "45.67%", "Pod is running")
 	must(t, sim.Succeed(ctx, ns, "beta"))
 	s.until("Succeeded")
 
@@ -144,10 +145,16 @@ func TestWatchThousandInTmux(t *testing.T) {
 
 	s := newTmux(t, env, dir, "kubectl otterscale dv watch -n "+ns)
 	s.until("1000 · sorted by name", name(0))
-	parallel(t, n, func(i int) error { return sim.Progress(ctx, ns, name(i), 50) })
+	parallel(t, n, func(i int) error {
+		if err := sim.Start(ctx, ns, name(i)); err != nil {
+			return err
+		}
+		return sim.Progress(ctx, ns, name(i), 50)
+	})
 	parallel(t, n, func(i int) error {
 		if i == 7 {
-			return sim.Fail(ctx, ns, name(i), "ImportFailed", "bad image")
+			// The one way CDI fails an import's phase (CDI.md).
+			return sim.LoseClaim(ctx, ns, name(i))
 		}
 		return sim.Succeed(ctx, ns, name(i))
 	})
@@ -168,7 +175,8 @@ func TestWatchThousandInTmux(t *testing.T) {
 	s.keys("Escape")
 	s.until(fmt.Sprintf(" %d · sorted by name", n)) // not "999/1000 · ..."
 	s.keys("/", "Failed", "Enter")
-	screen := s.until(fmt.Sprintf("1/%d · sorted by name", n), name(7), "ImportFailed")
+	// CDI fails the import's phase by its lost claim, the claim column says.
+	screen := s.until(fmt.Sprintf("1/%d · sorted by name", n), name(7), "Lost")
 	if strings.Contains(screen, name(0)) {
 		t.Errorf("the Failed filter shows %s:\n%s", name(0), screen)
 	}

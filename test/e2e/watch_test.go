@@ -15,9 +15,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	cdiclient "kubevirt.io/client-go/containerizeddataimporter"
-	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/otterscale/kubectl-otterscale/internal/cdisim"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
@@ -93,11 +94,17 @@ func (p *proc) until(t *testing.T, s string) {
 	}
 }
 
-// cdi plays CDI's part (internal/cdisim), waiting first for the DataVolume
-// the command creates.
+// cdi plays CDI's part (internal/cdisim, set-up C), waiting first for the
+// DataVolume the command creates.
 func cdi(t *testing.T, env *testenv.Env) (*cdisim.Sim, func(ns, name string)) {
 	t.Helper()
-	sim, err := cdisim.New(env.Config)
+	return cdiWith(t, env, cdisim.SetupC)
+}
+
+// cdiWith is cdi in another of CDI's set-ups.
+func cdiWith(t *testing.T, env *testenv.Env, setup cdisim.Setup) (*cdisim.Sim, func(ns, name string)) {
+	t.Helper()
+	sim, err := cdisim.NewWith(env.Config, cdisim.Options{Setup: setup})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +141,19 @@ func TestWaitThroughKubectl(t *testing.T) {
 	_, err := env.Kube.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	must(t, err)
 	sim, exists := cdi(t, env)
+	// The older path with the HonorWaitForFirstConsumer gate (CDI.md,
+	// first consumer): WaitForFirstConsumer.
+	simGate, _ := cdiWith(t, env, cdisim.SetupAGate)
 	ctx := t.Context()
+	// A class that binds on first consumer, as ceph-csi's can.
+	wffc := &storagev1.StorageClass{
+		ObjectMeta:        metav1.ObjectMeta{Name: "ceph-wffc"},
+		Provisioner:       cdisim.CSIDriver,
+		VolumeBindingMode: new(storagev1.VolumeBindingWaitForFirstConsumer),
+	}
+	if _, err := env.Kube.StorageV1().StorageClasses().Create(ctx, wffc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
 
 	for _, tt := range []struct {
 		name   string
@@ -145,29 +164,32 @@ func TestWaitThroughKubectl(t *testing.T) {
 		stderr string
 	}{
 		{"ok", nil, func(n string) {
-			must(t, sim.CreateClaim(ctx, ns, n, "", true))
-			must(t, sim.SetPhase(ctx, ns, n, cdiv1.ImportScheduled, "N/A"))
+			must(t, sim.Start(ctx, ns, n))
+			must(t, sim.Schedule(ctx, ns, n))
 			must(t, sim.Progress(ctx, ns, n, 45.67))
 			must(t, sim.Succeed(ctx, ns, n))
-		}, 0, []string{"ok  ImportScheduled", "ok  ImportInProgress  45.67%  TransferRunning", "ok  Succeeded"}, ""},
+		}, 0, []string{"ok  ImportScheduled", "ok  ImportInProgress  45.67%  Pod is running", "ok  Succeeded"}, ""},
+		// The one way CDI fails an import's phase: its claim lost
+		// (CDI.md, failing import).
 		{"bad", nil, func(n string) {
-			must(t, sim.CreateClaim(ctx, ns, n, "", true))
+			must(t, sim.Start(ctx, ns, n))
 			must(t, sim.Progress(ctx, ns, n, 12))
-			must(t, sim.Fail(ctx, ns, n, "ImportFailed", "unable to read the image"))
-		}, 8, []string{"bad  Failed"}, "unable to read the image"},
+			must(t, sim.LoseClaim(ctx, ns, n))
+		}, 8, []string{"bad  Failed"}, "failed"},
 		{"slow", []string{"--timeout", "2s"}, func(n string) {
+			must(t, sim.Start(ctx, ns, n))
 			must(t, sim.Progress(ctx, ns, n, 1))
 		}, 7, []string{"slow  ImportInProgress  1.00%"}, "gave up waiting"},
-		{"wffc", nil, func(n string) {
-			must(t, sim.CreateClaim(ctx, ns, n, "", false))
-			must(t, sim.WaitForFirstConsumer(ctx, ns, n))
+		{"wffc", []string{"--storage-class", "ceph-wffc"}, func(n string) {
+			must(t, simGate.Start(ctx, ns, n))
 		}, 5, nil, "--force-bind"},
-		{"pending-pop", nil, func(n string) {
-			must(t, sim.PendingPopulation(ctx, ns, n))
+		{"pending-pop", []string{"--storage-class", "ceph-wffc"}, func(n string) {
+			must(t, sim.Start(ctx, ns, n))
 		}, 5, nil, "PendingPopulation"},
-		{"prov", nil, func(n string) {
-			must(t, sim.CreateClaim(ctx, ns, n, "", false))
-			must(t, sim.Event(ctx, ns, "PersistentVolumeClaim", n, corev1.EventTypeWarning, "ProvisioningFailed", "rbd: pool does not exist"))
+		// A class that does not exist: only the PV controller says why
+		// (CDI.md).
+		{"prov", []string{"--storage-class", "does-not-exist"}, func(n string) {
+			must(t, sim.Start(ctx, ns, n))
 		}, 5, nil, "ProvisioningFailed"},
 		{"notvalid", nil, func(n string) {
 			must(t, sim.Event(ctx, ns, "DataVolume", n, corev1.EventTypeWarning, "ErrClaimNotValid", "claim is not valid"))
@@ -243,11 +265,12 @@ func TestWatchThroughKubectl(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 	exists(ns, "w1")
-	must(t, sim.CreateClaim(ctx, ns, "w1", "", true))
+	must(t, sim.Start(ctx, ns, "w1"))
 	must(t, sim.Progress(ctx, ns, "w1", 45.67))
-	lines.until(t, "w1  ImportInProgress  45.67%  TransferRunning")
-	must(t, sim.Restart(ctx, ns, "w1"))
-	lines.until(t, "BackOff")
+	lines.until(t, "w1  ImportInProgress  45.67%  Pod is running")
+	// The importer crashing on a 404 and restarted (CDI.md, failing import).
+	must(t, sim.Crash(ctx, ns, "w1", "Unable to connect to http data source: expected status code 200, got 404. Status: 404 Not Found"))
+	lines.until(t, "ErrImportFailed")
 
 	// The API server goes away and comes back; the change made while it
 	// was down must arrive once.
