@@ -107,7 +107,7 @@ func TestThroughKubectl(t *testing.T) {
 		{[]string{"otterscale", "--help"}, 0, "kubectl otterscale [command]", ""},
 		{[]string{"otterscale", "dv", "create", "disk", "-n", ns, "--size", "5Gi", "--url", "https://example.com/disk.qcow2", "--boot-image"}, 0, "datavolume.cdi.kubevirt.io/disk created", ""},
 		{[]string{"otterscale", "datavolume", "create", "scratch", "--namespace", ns, "--size", "1Gi"}, 0, "datavolume.cdi.kubevirt.io/scratch created", ""},
-		{[]string{"otterscale", "dv", "list", "-n", ns}, 0, "disk      -       <none>     5Gi    <none>   http     true", ""},
+		{[]string{"otterscale", "dv", "list", "-n", ns}, 0, "disk      Pending   <none>     5Gi    <none>   http     true", ""},
 		{[]string{"otterscale", "dv", "get", "-A", "-o", "name"}, 0, "datavolume.cdi.kubevirt.io/scratch\n", ""},
 		{[]string{"otterscale", "dv", "create", "disk", "-n", ns, "--size", "5Gi"}, 4, "", "already exists"},
 		{[]string{"otterscale", "dv", "create", "UPPER", "-n", ns, "--size", "5Gi"}, 2, "", "is not a valid name"},
