@@ -77,8 +77,16 @@ func runDemo(ctx context.Context, env *testenv.Env, ceph *cephenv.Cluster, out i
 	d.runLive(0, func() error { return d.simulateImport("ubuntu-24") },
 		"otterscale", "dv", "wait", "ubuntu-24", "-n", demoNamespace, "--timeout", "2m")
 
-	d.say("Delete two of them and list every namespace.")
-	d.run(0, "otterscale", "dv", "delete", "scratch", "web-disk", "-n", demoNamespace)
+	d.say("A URL that answers 404: real CDI never marks the import Failed, it restarts the importer for ever;")
+	d.say("the wait reads the importer's own words and ends at once with exit 8 (a source that may come back gets --max-restarts tries).")
+	d.say("[sandbox stand-in for CDI] The sandbox now plays the importer failing on a 404, as CDI v1.63 showed it.")
+	d.run(0, "otterscale", "dv", "create", "missing-image", "-n", demoNamespace, "--size", "8Gi",
+		"--url", "https://cloud-images.ubuntu.com/noble/current/no-such-image.img")
+	d.runLive(8, func() error { return d.simulateNotFound("missing-image") },
+		"otterscale", "dv", "wait", "missing-image", "-n", demoNamespace, "--timeout", "2m")
+
+	d.say("Delete three of them and list every namespace.")
+	d.run(0, "otterscale", "dv", "delete", "scratch", "web-disk", "missing-image", "-n", demoNamespace)
 	d.run(0, "otterscale", "dv", "list", "-A")
 
 	if ceph != nil {
@@ -209,6 +217,26 @@ func (d *demo) simulateImport(name string) error {
 	}
 	time.Sleep(400 * time.Millisecond)
 	return sim.Succeed(ctx, demoNamespace, name)
+}
+
+// simulateNotFound plays an import whose source answers 404: the importer
+// starts, exits with CDI's message (pkg/importer/http-datasource.go), and
+// CDI counts the restart. Demo scaffolding: internal/cdisim.
+func (d *demo) simulateNotFound(name string) error {
+	sim, err := cdisim.New(d.env.Config)
+	if err != nil {
+		return err
+	}
+	ctx := d.ctx
+	if err := sim.Start(ctx, demoNamespace, name); err != nil {
+		return err
+	}
+	time.Sleep(400 * time.Millisecond)
+	if err := sim.Run(ctx, demoNamespace, name); err != nil {
+		return err
+	}
+	time.Sleep(800 * time.Millisecond)
+	return sim.Crash(ctx, demoNamespace, name, "Unable to connect to http data source: expected status code 200, got 404. Status: 404 Not Found")
 }
 
 // actAsCDI plays CDI for one DataVolume as it goes without a CSI driver

@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -206,8 +205,10 @@ func waitPlain(ctx context.Context, out io.Writer, w *follow.Wait, events <-chan
 	}
 }
 
-// errWaitFailed marks an import that failed, for its own exit code.
-var errWaitFailed = errors.New("data volume failed")
+// waitFailedError is an import that failed, for its own exit code.
+type waitFailedError struct{ msg string }
+
+func (e *waitFailedError) Error() string { return e.msg }
 
 // waitError turns how a wait ended into the command's error.
 func waitError(ns, name string, timeout time.Duration, res follow.Result) error {
@@ -226,7 +227,7 @@ func waitError(ns, name string, timeout time.Duration, res follow.Result) error 
 	case follow.Succeeded:
 		return nil
 	case follow.Failed:
-		return fmt.Errorf("%s failed: %s: %w", what, detail, errWaitFailed)
+		return &waitFailedError{fmt.Sprintf("%s failed: %s", what, detail)}
 	case follow.TimedOut:
 		return connect.NewError(connect.CodeDeadlineExceeded, fmt.Errorf("gave up waiting for %s after %s (now %s)", what, timeout, detail))
 	case follow.Blocked:

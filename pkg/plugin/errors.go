@@ -48,7 +48,7 @@ func ExitCode(err error) int {
 	if errors.Is(err, context.Canceled) {
 		return ExitInterrupted
 	}
-	if errors.Is(err, errWaitFailed) {
+	if wf := (*waitFailedError)(nil); errors.As(err, &wf) {
 		return ExitFailed
 	}
 	switch connect.CodeOf(err) {
