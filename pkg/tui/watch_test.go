@@ -263,7 +263,7 @@ func TestWatchDetail(t *testing.T) {
 	update(t, m, batch(fleet(3)...), press("down"))
 	for i := range 12 {
 		update(t, m, batch(event(&instancev1.Event{
-			Type: "Warning", Reason: "ImporterRestart", DataVolume: "dv-0001", Namespace: "vms", Object: "Pod/importer-dv-0001",
+			Type: "Warning", Reason: "ErrImportFailed", DataVolume: "dv-0001", Namespace: "vms", Object: "Pod/importer-dv-0001",
 			Message: fmt.Sprintf("restart %d", i), Count: 1, LastSeenAt: ts(time.Duration(12-i) * time.Minute),
 		})))
 	}
@@ -277,7 +277,7 @@ func TestWatchDetail(t *testing.T) {
 		"Size 10Gi   Mode Block   Age 5m",
 		"Claim    dv-0001  Bound  10Gi  class ceph-block (Immediate)  Block",
 		"Conditions", "Bound      True     Bound", "PVC dv-0001 Bound", "Running    True     Pod is running",
-		"Ready      False", "Events (last 10)", "ImporterRestart", "[Pod/importer-dv-0001] restart 11", "restart 2",
+		"Ready      False", "Events (last 10)", "ErrImportFailed", "[Pod/importer-dv-0001] restart 11", "restart 2",
 		"esc back")
 	mustNotContain(t, s, "restart 1\n", "restart 0", "Other")
 	if i, j := strings.Index(s, "restart 11"), strings.Index(s, "restart 10"); i > j {
