@@ -87,13 +87,10 @@ func (b *cluster) createImage(r *storagev1.CreateImageRequest) (*storagev1.Image
 			return nil, err
 		}
 	}
-	// librbd does not open the image to create it, but serialising with
-	// the opens costs a few round trips and leaves imageStateMu's rule
-	// without exceptions.
-	imageStateMu.Lock()
-	err = rbd.CreateImage(ioctx, name, r.GetQuotaBytes(), opts)
-	imageStateMu.Unlock()
-	if err != nil {
+	// Not under imageStateMu: librbd's CreateRequest writes the image's
+	// objects without opening an image handle, so it changes no handle's
+	// state (the read-back below opens through openImage).
+	if err := rbd.CreateImage(ioctx, name, r.GetQuotaBytes(), opts); err != nil {
 		op := "create image " + spec(pool, name, "")
 		switch errno(err) {
 		case syscall.EEXIST:
@@ -216,8 +213,11 @@ func (b *cluster) deleteImage(pool, image string) error {
 	}
 	defer ioctx.Destroy()
 	// librbd opens and closes the image inside rbd_remove: the same state
-	// changes that imageStateMu serialises. Other opens wait for the
-	// remove, which trims the objects the image has written.
+	// changes that imageStateMu serialises. Other opens in this worker wait
+	// for the whole remove, including the trim of the objects the image
+	// has written: for a large, fully written image that is a stall of
+	// every other call that opens an image, the price of not risking the
+	// race.
 	imageStateMu.Lock()
 	err = rbd.RemoveImage(ioctx, image)
 	imageStateMu.Unlock()
