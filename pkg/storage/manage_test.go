@@ -219,6 +219,18 @@ func TestListPools(t *testing.T) {
 			t.Errorf("%v: %v, want [%s]", app, names, want)
 		}
 	}
+	// ceph-csi's user (mon 'profile rbd') may list pools and read ceph df
+	// but not ask whether a ceph-mgr runs: the same pools, no PG states.
+	csi := storage.New(nil, storage.Flags{MonHost: c.MonHost, KeyFile: keyFile(t, c.UserKey), User: c.User})
+	t.Cleanup(csi.Close)
+	byCSI, err := csi.ListPools(ctx, connect.NewRequest(&storagev1.ListPoolsRequest{Application: storagev1.Pool_APPLICATION_BLOCK}))
+	if err != nil {
+		t.Fatalf("client.%s: %v", c.User, err)
+	}
+	if ps := byCSI.Msg.GetPools(); len(ps) != 1 || ps[0].GetName() != c.Pool || ps[0].GetReplicatedSize() != 1 {
+		t.Errorf("client.%s: %v", c.User, ps)
+	}
+
 	_, err = svc.ListPools(ctx, connect.NewRequest(&storagev1.ListPoolsRequest{Application: 42}))
 	wantCode(t, err, connect.CodeInvalidArgument)
 	if !strings.HasPrefix(message(err), "application: ") {
