@@ -3,10 +3,15 @@ package storage_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
 	"os/exec"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -525,4 +530,94 @@ func TestBadImageRequestsNeverReachCeph(t *testing.T) {
 	wantCode(t, err, connect.CodeInvalidArgument)
 	_, err = svc.ListPools(ctx, connect.NewRequest(&storagev1.ListPoolsRequest{Application: storagev1.Pool_Application(-1)}))
 	wantCode(t, err, connect.CodeInvalidArgument)
+}
+
+// The figures only a ceph-mgr has, on a cluster of the test's own that
+// runs one: each pool's usage equals `ceph df`'s and its placement groups
+// by state equal `ceph pg dump pgs_brief`'s, once the manager has seen a
+// write (its figures lag the OSDs' by some seconds, so the test waits for
+// the two to agree rather than catch them in one instant).
+func TestListPoolsWithMgr(t *testing.T) {
+	cephenv.Require(t) // -short, or no Ceph: as every Ceph test
+	ctx := t.Context()
+	c, err := cephenv.Start(ctx, cephenv.Options{Mgr: true, Logf: t.Logf})
+	if errors.Is(err, cephenv.ErrNoMgr) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	svc := adminService(t, c)
+	if err := c.CreateImage(ctx, "mgr-img", 8*mib); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteImage(ctx, "mgr-img", 0, fill(2*mib, 5)); err != nil {
+		t.Fatal(err)
+	}
+
+	type figures struct {
+		Stored, Objects, MaxAvail uint64
+		States                    map[string]int64
+	}
+	fromCeph := func() map[string]figures {
+		var df struct {
+			Pools []struct {
+				Name  string `json:"name"`
+				ID    int64  `json:"id"`
+				Stats struct {
+					Stored   uint64 `json:"stored"`
+					Objects  uint64 `json:"objects"`
+					MaxAvail uint64 `json:"max_avail"`
+				} `json:"stats"`
+			} `json:"pools"`
+		}
+		cephJSON(t, c, &df, "df")
+		var dump struct {
+			Stats []struct {
+				PGID  string `json:"pgid"`
+				State string `json:"state"`
+			} `json:"pg_stats"`
+		}
+		cephJSON(t, c, &dump, "pg", "dump", "pgs_brief")
+		out := map[string]figures{}
+		for _, p := range df.Pools {
+			f := figures{Stored: p.Stats.Stored, Objects: p.Stats.Objects, MaxAvail: p.Stats.MaxAvail, States: map[string]int64{}}
+			for _, pg := range dump.Stats {
+				if strings.HasPrefix(pg.PGID, fmt.Sprintf("%d.", p.ID)) {
+					f.States[pg.State]++
+				}
+			}
+			out[p.Name] = f
+		}
+		return out
+	}
+	fromUs := func() map[string]figures {
+		resp, err := svc.ListPools(ctx, connect.NewRequest(&storagev1.ListPoolsRequest{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]figures{}
+		for _, p := range resp.Msg.GetPools() {
+			states := p.GetPlacementGroupState()
+			if states == nil {
+				states = map[string]int64{}
+			}
+			out[p.GetName()] = figures{Stored: p.GetUsedBytes(), Objects: p.GetUsedObjects(), MaxAvail: p.GetMaxBytes(), States: states}
+		}
+		return out
+	}
+	var ours, theirs map[string]figures
+	for range 120 {
+		ours, theirs = fromUs(), fromCeph()
+		if reflect.DeepEqual(ours, theirs) && theirs[c.Pool].Stored >= 2*mib && theirs[c.Pool].States["active+clean"] == 8 {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Errorf("ListPools never agreed with ceph df and pg dump after a write:\nours   %+v\ntheirs %+v", ours, theirs)
 }
