@@ -75,7 +75,7 @@ func (o *ImageDeleteOptions) Run(ctx context.Context) error {
 	if len(specs) > 1 {
 		prompt = fmt.Sprintf("Delete %d images (%s) and all their data?", len(specs), strings.Join(specs, ", "))
 	}
-	if err := confirmOrRefuse(ctx, o.IOStreams, o.Yes, prompt); err != nil {
+	if err := confirmOrRefuse(ctx, o.IOStreams, o.Yes, "delete "+strings.Join(specs, ", "), prompt); err != nil {
 		return err
 	}
 	svc := o.f.Storage(o.ceph.Storage())
