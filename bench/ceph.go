@@ -1,6 +1,7 @@
 package main
 
-// The Ceph section (issue 10): the RBD commands against Ceph's own `rbd`,
+// The Ceph section (issue 10): the RBD commands against Ceph's own `rbd`
+// (and, for pools and images, issue 12's, against `ceph` and `rbd`),
 // the worker process against the same work done in-process, the peak
 // memory of a snapshot command, and a soak of the proxy mixing every
 // StorageService call. Everything runs against a real one-monitor,
@@ -102,8 +103,9 @@ type cephBench struct {
 	worker  string   // krewDir's otterscale-ceph
 	keyFile string   // client.admin's bare key
 	pluginE []string // the plugin's environment: no $OTTERSCALE_CEPH_*
-	rbdE    []string // rbd's: no CEPH_ARGS, CEPH_CONF, CEPH_KEYRING
+	rbdE    []string // rbd's and ceph's: no CEPH_ARGS, CEPH_CONF, CEPH_KEYRING
 	rbd     string
+	cephCLI string
 }
 
 // cephResult is what the Ceph section measured.
@@ -115,6 +117,7 @@ type cephResult struct {
 	snapshots int // of the many-snapshot image, when the comparisons ran
 	create    []timedSet
 	list      []timedSet
+	admin     []timedSet // pool list, image create, resize and delete
 	inproc    inprocResult
 	rss       rssResult
 	soak      cephSoakResult
@@ -192,6 +195,10 @@ func measureCeph(ctx context.Context, r *runner, env *testenv.Env, tmp, pluginPa
 	fmt.Fprintf(os.Stderr, "bench: ceph: snapshot create, %d runs of each\n", o.n)
 	if res.create, err = b.measureCreates(ctx); err != nil {
 		return res, err
+	}
+	fmt.Fprintf(os.Stderr, "bench: ceph: pool list, image create, resize and delete, %d runs of each\n", o.n)
+	if res.admin, err = b.measureImageAdmin(ctx); err != nil {
+		return res, fmt.Errorf("pool and image commands: %w", err)
 	}
 	fmt.Fprintf(os.Stderr, "bench: ceph: peak memory, %d runs of each\n", o.rssRuns)
 	if res.rss, err = b.measureRSS(ctx); err != nil {
@@ -320,7 +327,7 @@ func (b *cephBench) theirs(args ...string) []string {
 
 // envFor is the environment a command line runs in.
 func (b *cephBench) envFor(argv []string) []string {
-	if argv[0] == b.rbd {
+	if argv[0] == b.rbd || argv[0] == b.cephCLI {
 		return b.rbdE
 	}
 	return b.pluginE
@@ -344,7 +351,7 @@ func (b *cephBench) runOnce(ctx context.Context, argv []string) (time.Duration, 
 // show is a command line for the report: the temporary paths shortened.
 func (b *cephBench) show(argv []string) string {
 	s := strings.Join(argv, " ")
-	for from, to := range map[string]string{b.keyFile: "KEYFILE", b.plugin: "kubectl-otterscale", b.rbd: "rbd"} {
+	for from, to := range map[string]string{b.keyFile: "KEYFILE", b.plugin: "kubectl-otterscale", b.rbd: "rbd", b.cephCLI: "ceph"} {
 		if from != "" {
 			s = strings.ReplaceAll(s, from, to)
 		}
@@ -507,7 +514,7 @@ func cephSection(w io.Writer, c cephResult) {
 	fmt.Fprintf(w, "  \"(Rook)\" rows find Ceph through Rook's Secret and ConfigMap in the local API server instead.\n")
 	fmt.Fprintf(w, "  whole process, exec to exit; one untimed run of each, then N=%d of each, interleaved, order rotated each round; median\n", len(firstTimes(c)))
 	fmt.Fprintf(w, "  (setup %s, the whole section %s)\n", c.setup.Round(time.Second), c.elapsed.Round(time.Second))
-	for _, set := range slices.Concat(c.create, c.list) {
+	for _, set := range slices.Concat(c.create, c.list, c.admin) {
 		timedSection(w, set)
 	}
 	inprocSection(w, c.inproc)

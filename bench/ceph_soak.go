@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,11 @@ const (
 	// maxLive is the most snapshots a soak client keeps at once; with
 	// more it deletes.
 	maxLive = 6
+	// maxOwnImages is the most images a soak client keeps at once (its
+	// own, which it creates, resizes and deletes); with more it deletes.
+	maxOwnImages = 2
+	// ownImagePrefix starts the name of every image a soak client creates.
+	ownImagePrefix = "own-"
 )
 
 // soakOp is one kind of call of the Ceph soak.
@@ -52,6 +58,10 @@ const (
 	opRollback
 	opListDataVolumes
 	opGetDataVolume
+	opListPools
+	opCreateImage
+	opResizeImage
+	opDeleteImage
 	numSoakOps
 )
 
@@ -59,10 +69,11 @@ var soakOpNames = [numSoakOps]string{
 	"StorageService/ListImages", "StorageService/ListImageSnapshots", "StorageService/CreateImageSnapshot",
 	"StorageService/ProtectImageSnapshot", "StorageService/UnprotectImageSnapshot", "StorageService/DeleteImageSnapshot",
 	"StorageService/RollbackImageSnapshot", "InstanceService/ListDataVolumes", "InstanceService/GetDataVolume",
+	"StorageService/ListPools", "StorageService/CreateImage", "StorageService/UpdateImage", "StorageService/DeleteImage",
 }
 
 // soakWeights is how often each call is picked (when it can be made).
-var soakWeights = [numSoakOps]int{4, 14, 18, 8, 8, 14, 2, 16, 16}
+var soakWeights = [numSoakOps]int{4, 14, 18, 8, 8, 14, 2, 16, 16, 6, 4, 6, 4}
 
 // cephSoakResult is what the Ceph soak saw.
 type cephSoakResult struct {
@@ -81,6 +92,10 @@ type cephSoakResult struct {
 	uncertain                 int    // snapshots a failed call left in an unknown state: not checked
 	extra                     int    // soak snapshots rbd lists that no client knows of
 	missingExample            string // one missing snapshot
+	// The end check of the clients' own images against `rbd ls` and
+	// `rbd info`.
+	ownLive, ownMissing, ownSize, ownExtra, ownUncertain int
+	ownExample                                           string
 }
 
 func (s cephSoakResult) errorTotal() int {
@@ -124,6 +139,10 @@ func (s cephSoakResult) failure() error {
 	if s.died > 0 || s.hung > 0 {
 		errs = append(errs, fmt.Errorf("the Ceph soak: %d Ceph worker(s) died and %d were stopped as hung: %s", s.died, s.hung, s.firstDeath))
 	}
+	if s.ownMissing > 0 || s.ownSize > 0 || s.ownExtra > 0 {
+		errs = append(errs, fmt.Errorf("the Ceph soak: of %d images reported created and not deleted, %d are not in `rbd ls` and %d have another size (e.g. %s); %d deleted ones are still there",
+			s.ownLive, s.ownMissing, s.ownSize, s.ownExample, s.ownExtra))
+	}
 	if s.missing > 0 || s.protection > 0 {
 		errs = append(errs, fmt.Errorf("the Ceph soak: of %d snapshots reported created, %d are not in `rbd snap ls` (e.g. %s), %d have the wrong protection",
 			s.live, s.missing, s.missingExample, s.protection))
@@ -156,8 +175,10 @@ type soakClient struct {
 	instance instancev1connect.InstanceServiceClient
 	rng      *rand.Rand
 	seq      int
-	live     map[string]bool // name: protected
-	unsure   map[string]bool // a failed call left them unknown
+	live     map[string]bool   // name: protected
+	unsure   map[string]bool   // a failed call left them unknown
+	own      map[string]uint64 // images of its own: name to size
+	ownSeq   int
 	*soakShared
 }
 
@@ -213,7 +234,7 @@ func (b *cephBench) soak(ctx context.Context) (res cephSoakResult, err error) {
 		clients[i] = &soakClient{
 			id: i, image: soakImage(i % b.o.soakImages), storage: pc.storage, instance: pc.instance,
 			rng:  rand.New(rand.NewPCG(uint64(i), 10)),
-			live: map[string]bool{}, unsure: map[string]bool{}, soakShared: shared,
+			live: map[string]bool{}, unsure: map[string]bool{}, own: map[string]uint64{}, soakShared: shared,
 		}
 		c := clients[i]
 		wg.Go(func() { c.run(ctx) })
@@ -271,7 +292,65 @@ func (b *cephBench) soak(ctx context.Context) (res cephSoakResult, err error) {
 			}
 		}
 	}
+	if err := b.checkOwnImages(ctx, clients, &res); err != nil {
+		return res, err
+	}
 	return res, nil
+}
+
+// checkOwnImages checks the images the clients created, resized and
+// deleted against `rbd ls` and `rbd info`.
+func (b *cephBench) checkOwnImages(ctx context.Context, clients []*soakClient, res *cephSoakResult) error {
+	out, err := b.ceph.RBD(ctx, "ls", "--format", "json", b.ceph.Pool)
+	if err != nil {
+		return err
+	}
+	var names []string
+	if err := json.Unmarshal(out, &names); err != nil {
+		return fmt.Errorf("rbd ls --format json: %w: %s", err, out)
+	}
+	inCeph := map[string]bool{}
+	for _, n := range names {
+		inCeph[n] = true
+	}
+	known := map[string]bool{}
+	for _, c := range clients {
+		for name := range c.unsure {
+			if strings.HasPrefix(name, ownImagePrefix) {
+				known[name] = true
+				res.ownUncertain++
+			}
+		}
+		for name, size := range c.own {
+			known[name] = true
+			res.ownLive++
+			if !inCeph[name] {
+				res.ownMissing++
+				res.ownExample = b.ceph.Pool + "/" + name
+				continue
+			}
+			out, err := b.ceph.RBD(ctx, "info", "--format", "json", b.ceph.Pool+"/"+name)
+			if err != nil {
+				return err
+			}
+			var info struct {
+				Size uint64 `json:"size"`
+			}
+			if err := json.Unmarshal(out, &info); err != nil {
+				return err
+			}
+			if info.Size != size {
+				res.ownSize++
+				res.ownExample = fmt.Sprintf("%s/%s: %d bytes, the client was told %d", b.ceph.Pool, name, info.Size, size)
+			}
+		}
+	}
+	for _, n := range names {
+		if strings.HasPrefix(n, ownImagePrefix) && !known[n] {
+			res.ownExtra++
+		}
+	}
+	return nil
 }
 
 func soakImage(i int) string { return fmt.Sprintf("soak-%d", i) }
@@ -356,6 +435,10 @@ func (c *soakClient) pick() soakOp {
 		return opCreate
 	case op == opUnprotect && len(protected) == 0:
 		return opListSnapshots
+	case op == opCreateImage && len(c.own) >= maxOwnImages:
+		return opDeleteImage
+	case (op == opResizeImage || op == opDeleteImage) && len(c.own) == 0:
+		return opCreateImage
 	}
 	return op
 }
@@ -459,6 +542,55 @@ func (c *soakClient) do(ctx context.Context, op soakOp) {
 				c.wrongf("ListDataVolumes %s answered %d DataVolumes", cephSoakNamespace, len(resp.Msg.GetDataVolumes()))
 			}
 		}
+	case opListPools:
+		var resp *connect.Response[storagev1.ListPoolsResponse]
+		req := &storagev1.ListPoolsRequest{Application: storagev1.Pool_APPLICATION_BLOCK}
+		if resp, err = c.storage.ListPools(ctx, connect.NewRequest(req)); err == nil {
+			if ps := resp.Msg.GetPools(); len(ps) != 1 || ps[0].GetName() != pool {
+				c.wrongf("ListPools (block) answered %d pools, want %s only", len(ps), pool)
+			}
+		}
+	case opCreateImage:
+		c.ownSeq++
+		name := fmt.Sprintf("%s%02d-%d", ownImagePrefix, c.id, c.ownSeq)
+		size := uint64(4+c.rng.IntN(8)) << 20
+		var resp *connect.Response[storagev1.Image]
+		req := &storagev1.CreateImageRequest{PoolName: pool, ImageName: name, QuotaBytes: size}
+		if resp, err = c.storage.CreateImage(ctx, connect.NewRequest(req)); err == nil {
+			c.own[name] = size
+			if resp.Msg.GetName() != name || resp.Msg.GetQuotaBytes() != size {
+				c.wrongf("CreateImage %s of %d bytes answered %v", name, size, resp.Msg)
+			}
+		} else {
+			c.unsure[name] = true
+		}
+	case opResizeImage, opDeleteImage:
+		names := make([]string, 0, len(c.own))
+		for n := range c.own {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		name := names[c.rng.IntN(len(names))]
+		if op == opResizeImage {
+			size := uint64(2+c.rng.IntN(14)) << 20
+			var resp *connect.Response[storagev1.Image]
+			req := &storagev1.UpdateImageRequest{PoolName: pool, ImageName: name, QuotaBytes: size, AllowShrink: true}
+			if resp, err = c.storage.UpdateImage(ctx, connect.NewRequest(req)); err == nil {
+				c.own[name] = size
+				if resp.Msg.GetQuotaBytes() != size {
+					c.wrongf("UpdateImage %s to %d bytes answered %d", name, size, resp.Msg.GetQuotaBytes())
+				}
+			}
+		} else {
+			req := &storagev1.DeleteImageRequest{PoolName: pool, ImageName: name}
+			_, err = c.storage.DeleteImage(ctx, connect.NewRequest(req))
+		}
+		if err != nil || op == opDeleteImage {
+			delete(c.own, name)
+		}
+		if err != nil {
+			c.unsure[name] = true
+		}
 	case opGetDataVolume:
 		var resp *connect.Response[instancev1.DataVolume]
 		req := &instancev1.GetDataVolumeRequest{Namespace: cephSoakNamespace, Name: cephSoakDataVolume}
@@ -500,7 +632,8 @@ func cephSoakSection(w io.Writer, s cephSoakResult) {
 	fmt.Fprintf(w, "\nCeph soak of the proxy: %d s, %d clients calling back to back (client i speaks protocol i mod 3), against `%s`\n",
 		s.seconds, s.clients, s.command)
 	fmt.Fprintf(w, "  client i snapshots image soak-(i mod %d) only (create, protect, unprotect, delete, at most %d at once) and lists it\n", s.images, maxLive)
-	fmt.Fprintf(w, "  and the pool; RollbackImageSnapshot goes to %s@%s, one at a time; InstanceService calls read one DataVolume\n", rollbackImage, rollbackSnapshot)
+	fmt.Fprintf(w, "  and the pool; RollbackImageSnapshot goes to %s@%s, one at a time; InstanceService calls read one DataVolume;\n", rollbackImage, rollbackSnapshot)
+	fmt.Fprintf(w, "  each client also creates, resizes (grow or shrink) and deletes images of its own (at most %d at once) and lists the block pools\n", maxOwnImages)
 	for op := range numSoakOps {
 		fmt.Fprintf(w, "  %s: %s calls, %d errors%s\n", soakOpNames[op], thousands(int(s.calls[op])), s.errs[op].n, failSuffix(s.errs[op].n))
 	}
@@ -524,6 +657,12 @@ func cephSoakSection(w io.Writer, s cephSoakResult) {
 	fmt.Fprintf(w, "  Ceph soak, end check: %d snapshots reported created and not deleted; %d missing from `rbd snap ls`, %d with the wrong protection%s\n",
 		s.live, s.missing, s.protection, failSuffix(s.missing+s.protection))
 	fmt.Fprintf(w, "  (%d snapshots left in an unknown state by failed calls, not checked; %d soak snapshots in Ceph that no client knows of)\n", s.uncertain, s.extra)
+	fmt.Fprintf(w, "  Ceph soak, end check of the clients' own images: %d reported created and not deleted; %d missing from `rbd ls`, %d of another size in `rbd info`, %d deleted but still there%s\n",
+		s.ownLive, s.ownMissing, s.ownSize, s.ownExtra, failSuffix(s.ownMissing+s.ownSize+s.ownExtra))
+	if s.ownExample != "" {
+		fmt.Fprintf(w, "  first: %s\n", s.ownExample)
+	}
+	fmt.Fprintf(w, "  (%d images left in an unknown state by failed calls, not checked)\n", s.ownUncertain)
 	check := "checked: "
 	if msg := s.logCheck(); msg != "" {
 		check += "FAIL: " + msg

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that `make test` and `make demo` need and a
 # fresh machine of ours lacks: a real Ceph for the RBD tests (ceph-mon,
-# ceph-osd, the ceph and rbd CLIs) and the headers go-ceph builds against
+# ceph-osd, the ceph and rbd CLIs, and ceph-mgr for the test of pool
+# usage and placement-group states) and the headers go-ceph builds against
 # (Debian 12: Ceph 16.2, pacific), tmux, which the end-to-end test of
 # the full-screen view drives as a person would, and chromium, the browser
 # of the proxy's browser test (test/browser). Does nothing when all are
@@ -9,7 +10,7 @@
 set -euo pipefail
 
 missing=()
-for pkg in ceph-mon ceph-osd ceph-common librados-dev librbd-dev tmux chromium; do
+for pkg in ceph-mon ceph-osd ceph-mgr ceph-common librados-dev librbd-dev tmux chromium; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
 done
 ((${#missing[@]})) || exit 0

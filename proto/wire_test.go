@@ -18,7 +18,7 @@ import (
 type field struct {
 	name   string
 	number protoreflect.FieldNumber
-	kind   string // scalar kind, enum or message full name; "repeated " or "map " prefixed
+	kind   string // scalar kind, enum or message full name; "repeated " prefixed, or "map<K, V>"
 }
 
 // The tables below are API.md's, transcribed by hand on purpose: they must
@@ -67,7 +67,7 @@ var messages = map[string][]field{
 	},
 	"otterscale.application.v1.StorageClass": {
 		{"name", 1, "string"}, {"provisioner", 2, "string"}, {"reclaim_policy", 3, "string"},
-		{"volume_binding_mode", 4, "string"}, {"parameters", 5, "map string"},
+		{"volume_binding_mode", 4, "string"}, {"parameters", 5, "map<string, string>"},
 		{"created_at", 201, "google.protobuf.Timestamp"},
 	},
 	"otterscale.storage.v1.CreateImageSnapshotRequest":    snapshotRequest,
@@ -84,6 +84,38 @@ var messages = map[string][]field{
 		{"snapshots", 1, "repeated otterscale.storage.v1.Image.Snapshot"},
 	},
 	"otterscale.storage.v1.ListImagesResponse": {{"images", 1, "repeated otterscale.storage.v1.Image"}},
+	// API-upstream.md 1.2 to 1.6 and 1.12 to 1.14.
+	"otterscale.storage.v1.ListPoolsRequest": {
+		{"scope", 1, "string"}, {"application", 11, "otterscale.storage.v1.Pool.Application"},
+	},
+	"otterscale.storage.v1.ListPoolsResponse": {{"pools", 1, "repeated otterscale.storage.v1.Pool"}},
+	"otterscale.storage.v1.Pool": {
+		{"id", 1, "int64"}, {"name", 2, "string"}, {"updating", 3, "bool"},
+		{"type", 11, "otterscale.storage.v1.Pool.Type"},
+		{"ec_overwrites", 21, "bool"}, {"data_chunks", 22, "uint64"}, {"coding_chunks", 23, "uint64"},
+		{"replicated_size", 31, "uint64"},
+		{"quota_bytes", 41, "uint64"}, {"quota_objects", 42, "uint64"}, {"used_bytes", 43, "uint64"},
+		{"used_objects", 44, "uint64"}, {"max_bytes", 45, "uint64"},
+		{"placement_group_count", 51, "uint64"}, {"placement_group_state", 52, "map<string, int64>"},
+		{"created_at", 61, "google.protobuf.Timestamp"},
+		{"applications", 71, "repeated otterscale.storage.v1.Pool.Application"},
+	},
+	"otterscale.storage.v1.CreateImageRequest": {
+		{"scope", 1, "string"}, {"pool_name", 3, "string"}, {"image_name", 4, "string"},
+		{"object_size_bytes", 11, "uint64"}, {"stripe_unit_bytes", 12, "uint64"}, {"stripe_count", 13, "uint64"},
+		{"quota_bytes", 21, "uint64"},
+		{"layering", 31, "bool"}, {"exclusive_lock", 32, "bool"}, {"object_map", 33, "bool"},
+		{"fast_diff", 34, "bool"}, {"deep_flatten", 35, "bool"},
+	},
+	"otterscale.storage.v1.UpdateImageRequest": {
+		{"scope", 1, "string"}, {"pool_name", 3, "string"}, {"image_name", 4, "string"},
+		{"quota_bytes", 11, "uint64"},
+		// Ours: the confirmation a shrink needs.
+		{"allow_shrink", 100, "bool"},
+	},
+	"otterscale.storage.v1.DeleteImageRequest": {
+		{"scope", 1, "string"}, {"pool_name", 3, "string"}, {"image_name", 4, "string"},
+	},
 	"otterscale.storage.v1.Image.Snapshot": {
 		{"name", 1, "string"}, {"protected", 2, "bool"}, {"quota_bytes", 3, "uint64"}, {"used_bytes", 4, "uint64"},
 	},
@@ -106,7 +138,7 @@ func kindOf(fd protoreflect.FieldDescriptor) string {
 	var k string
 	switch {
 	case fd.IsMap():
-		return "map " + fd.MapValue().Kind().String()
+		return "map<" + fd.MapKey().Kind().String() + ", " + fd.MapValue().Kind().String() + ">"
 	case fd.Message() != nil:
 		k = string(fd.Message().FullName())
 	case fd.Enum() != nil:
@@ -169,6 +201,12 @@ func TestEnums(t *testing.T) {
 		"otterscale.instance.v1.DataVolumeFilter": {
 			"ALL": 0, "BOOTABLE": 1, "NON_BOOTABLE": 2,
 		},
+		"otterscale.storage.v1.Pool.Type": {
+			"TYPE_UNSPECIFIED": 0, "TYPE_ERASURE": 1, "TYPE_REPLICATED": 2,
+		},
+		"otterscale.storage.v1.Pool.Application": {
+			"APPLICATION_UNSPECIFIED": 0, "APPLICATION_BLOCK": 1, "APPLICATION_FILE": 2, "APPLICATION_OBJECT": 3,
+		},
 	}
 	for name, values := range enums {
 		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name))
@@ -211,6 +249,10 @@ func TestProcedures(t *testing.T) {
 		{storagev1connect.StorageServiceUnprotectImageSnapshotProcedure, "/otterscale.storage.v1.StorageService/UnprotectImageSnapshot", "UnprotectImageSnapshotRequest", "google.protobuf.Empty"},
 		{storagev1connect.StorageServiceRollbackImageSnapshotProcedure, "/otterscale.storage.v1.StorageService/RollbackImageSnapshot", "RollbackImageSnapshotRequest", "google.protobuf.Empty"},
 		{storagev1connect.StorageServiceListImagesProcedure, "/otterscale.storage.v1.StorageService/ListImages", "ListImagesRequest", "otterscale.storage.v1.ListImagesResponse"},
+		{storagev1connect.StorageServiceListPoolsProcedure, "/otterscale.storage.v1.StorageService/ListPools", "ListPoolsRequest", "otterscale.storage.v1.ListPoolsResponse"},
+		{storagev1connect.StorageServiceCreateImageProcedure, "/otterscale.storage.v1.StorageService/CreateImage", "CreateImageRequest", "otterscale.storage.v1.Image"},
+		{storagev1connect.StorageServiceUpdateImageProcedure, "/otterscale.storage.v1.StorageService/UpdateImage", "UpdateImageRequest", "otterscale.storage.v1.Image"},
+		{storagev1connect.StorageServiceDeleteImageProcedure, "/otterscale.storage.v1.StorageService/DeleteImage", "DeleteImageRequest", "google.protobuf.Empty"},
 		// Ours.
 		{storagev1connect.StorageServiceListImageSnapshotsProcedure, "/otterscale.storage.v1.StorageService/ListImageSnapshots", "ListImageSnapshotsRequest", "otterscale.storage.v1.ListImageSnapshotsResponse"},
 	}

@@ -91,6 +91,7 @@ func runDemo(ctx context.Context, env *testenv.Env, ceph *cephenv.Cluster, out i
 
 	if ceph != nil {
 		d.snapshots()
+		d.images()
 	} else {
 		d.say("(Ceph is not installed here, so the demo skips the RBD snapshots: `make system-deps` installs it.)")
 	}

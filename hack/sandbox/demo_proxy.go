@@ -30,6 +30,22 @@ func (d *demo) snapshots() {
 	d.run(0, "otterscale", "snapshot", "unprotect", image+"@before-upgrade")
 }
 
+// images shows pools and the image commands: what the web UI's
+// block-device page does, from the command line.
+func (d *demo) images() {
+	image := cephenv.PoolName + "/demo-scratch"
+	d.say("Pools, and RBD images created, resized and deleted in them.")
+	d.run(0, "otterscale", "pool", "list", "--application", "block")
+	d.run(0, "otterscale", "image", "create", image, "--size", "1Gi", "--features", "layering,exclusive-lock")
+	d.run(0, "otterscale", "image", "resize", image, "--size", "2Gi")
+	d.say("Shrinking cuts data off: it must be asked for.")
+	d.run(5, "otterscale", "image", "resize", image, "--size", "512Mi")
+	d.run(0, "otterscale", "image", "resize", image, "--size", "512Mi", "--allow-shrink")
+	d.say("Off a terminal, deleting an image needs --yes.")
+	d.run(2, "otterscale", "image", "delete", image)
+	d.run(0, "otterscale", "image", "delete", image, "--yes")
+}
+
 var servingRe = regexp.MustCompile(`Serving the OtterScale API on (http://\S+) `)
 
 // proxy starts `kubectl otterscale proxy` against the sandbox, calls it

@@ -79,6 +79,10 @@ func Missing() error {
 type Options struct {
 	// Logf, when set, receives progress messages.
 	Logf func(format string, args ...any)
+	// Mgr also starts a ceph-mgr (mgr.x), for what only a manager answers:
+	// pool usage in `ceph df` and placement-group states. It costs some
+	// seconds more; Start answers ErrNoMgr where ceph-mgr is missing.
+	Mgr bool
 }
 
 // Cluster is a running monitor and OSD. All exported fields are read-only.
@@ -115,6 +119,7 @@ type Cluster struct {
 	opts  Options
 	ports *portLock
 	mon   *daemon.Process
+	mgr   *daemon.Process // with Options.Mgr
 	osd   *daemon.Process
 
 	mu         sync.Mutex // serialises Stop, StopMon, StartMon, PauseOSD and ResumeOSD
@@ -222,6 +227,13 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := c.createUser(ctx); err != nil {
 		return nil, err
 	}
+	if opts.Mgr {
+		opts.Logf("cephenv: starting ceph-mgr")
+		if err := c.startMgr(ctx); err != nil {
+			return nil, err
+		}
+		opts.Logf("cephenv: ceph-mgr ready after %s", time.Since(begin).Round(time.Millisecond))
+	}
 	opts.Logf("cephenv: ready after %s (conf %s)", time.Since(begin).Round(time.Millisecond), c.Conf)
 	started = true
 	return c, nil
@@ -283,8 +295,19 @@ keyring = %[9]s
 [client.%[10]s]
 keyring = %[11]s
 `, c.FSID, c.MonHost, base+bindMin, base+bindMax, d, memstoreBytes,
-		clientMountTimeout, clientOpTimeout, c.AdminKeyring, c.User, c.UserKeyring)
+		clientMountTimeout, clientOpTimeout, c.AdminKeyring, c.User, c.UserKeyring) + mgrConfig
 }
+
+// mgrConfig is ceph.conf's part for a ceph-mgr (Options.Mgr): statistics
+// every second rather than every 5 s, so that a test waits less for
+// figures to follow a write, and none of the Python modules, which load
+// slowly and add pools of their own (devicehealth's
+// device_health_metrics); `ceph df` and `pg dump` are the manager's C++.
+const mgrConfig = `
+[mgr]
+mgr stats period = 1
+mgr disabled modules = balancer crash devicehealth iostat nfs orchestrator pg_autoscaler progress rbd_support restful status telemetry volumes
+`
 
 // mkfsMon writes the keyrings and the monmap and creates the monitor's store.
 func (c *Cluster) mkfsMon(ctx context.Context) error {
@@ -434,7 +457,7 @@ func (c *Cluster) Stop() error {
 	var errs []error
 	// The OSD is always killed this way: on SIGTERM memstore would first
 	// write everything it holds to disk.
-	for _, p := range []*daemon.Process{c.osd, c.mon} {
+	for _, p := range []*daemon.Process{c.mgr, c.osd, c.mon} {
 		if p != nil {
 			errs = append(errs, p.Kill())
 		}

@@ -30,7 +30,8 @@ func (l *limiter) acquire(ctx context.Context) error {
 func (l *limiter) release() { <-l.slots }
 
 // imageLocks serialises, within this worker, the calls that change one
-// image's snapshots (create, delete, protect, unprotect, roll back).
+// image or its snapshots (image create, resize and delete; snapshot
+// create, delete, protect, unprotect, roll back).
 // librbd does not: two creates of one name at once, from two opens of the
 // image, both succeed (Operations::snap_create, in ceph's
 // src/librbd/Operations.cc, checks the name against the handle's own view

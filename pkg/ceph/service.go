@@ -87,6 +87,48 @@ func (s *service) ListImages(ctx context.Context, req *connect.Request[storagev1
 	})
 }
 
+func (s *service) ListPools(ctx context.Context, req *connect.Request[storagev1.ListPoolsRequest]) (*connect.Response[storagev1.ListPoolsResponse], error) {
+	r := req.Msg
+	return answer(ctx, s.c.calls, func() (*storagev1.ListPoolsResponse, error) {
+		pools, err := s.c.listPools(r.GetApplication())
+		return &storagev1.ListPoolsResponse{Pools: pools}, err
+	})
+}
+
+func (s *service) CreateImage(ctx context.Context, req *connect.Request[storagev1.CreateImageRequest]) (*connect.Response[storagev1.Image], error) {
+	r := req.Msg
+	unlock, err := s.lockImage(ctx, r.GetPoolName(), r.GetImageName())
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return answer(ctx, s.c.calls, func() (*storagev1.Image, error) { return s.c.createImage(r) })
+}
+
+func (s *service) UpdateImage(ctx context.Context, req *connect.Request[storagev1.UpdateImageRequest]) (*connect.Response[storagev1.Image], error) {
+	r := req.Msg
+	unlock, err := s.lockImage(ctx, r.GetPoolName(), r.GetImageName())
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return answer(ctx, s.c.calls, func() (*storagev1.Image, error) {
+		return s.c.resizeImage(r.GetPoolName(), r.GetImageName(), r.GetQuotaBytes(), r.GetAllowShrink())
+	})
+}
+
+func (s *service) DeleteImage(ctx context.Context, req *connect.Request[storagev1.DeleteImageRequest]) (*connect.Response[emptypb.Empty], error) {
+	r := req.Msg
+	unlock, err := s.lockImage(ctx, r.GetPoolName(), r.GetImageName())
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return answer(ctx, s.c.calls, func() (*emptypb.Empty, error) {
+		return &emptypb.Empty{}, s.c.deleteImage(r.GetPoolName(), r.GetImageName())
+	})
+}
+
 func (s *service) ListNames(ctx context.Context, req *connect.Request[workerv1.ListNamesRequest]) (*connect.Response[workerv1.ListNamesResponse], error) {
 	r := req.Msg
 	return answer(ctx, s.c.calls, func() (*workerv1.ListNamesResponse, error) {

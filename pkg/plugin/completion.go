@@ -382,6 +382,29 @@ func completePools(f *Factory, ceph *CephFlags) cobra.CompletionFunc {
 	})
 }
 
+// completeImageSpecs completes POOL/IMAGE arguments: POOL/, then the
+// pool's images; for an image that does not exist yet (newImage), only
+// POOL/. Every argument completes, for commands that take several.
+func completeImageSpecs(f *Factory, ceph *CephFlags, newImage bool) cobra.CompletionFunc {
+	return dynamic(f, func(ctx context.Context, _ *cobra.Command, args []string, toComplete string) ([]string, error) {
+		if newImage && len(args) > 0 {
+			return nil, nil
+		}
+		pool, _, poolTyped := strings.Cut(toComplete, "/")
+		return cephNames(ctx, f, ceph, func(s *storage.Service) ([]string, error) {
+			if !poolTyped {
+				names, err := s.PoolNames(ctx, "")
+				return withPrefix("", names, "/"), err
+			}
+			if newImage {
+				return nil, nil
+			}
+			names, err := s.ImageNames(ctx, "", pool)
+			return withPrefix(pool+"/", names, ""), err
+		})
+	})
+}
+
 // specForm is what a snapshot command's argument names.
 type specForm int
 

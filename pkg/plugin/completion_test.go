@@ -365,6 +365,17 @@ func TestCompletionFromCeph(t *testing.T) {
 	k("snapshot", "create", "nopool/").exactly(t, noFile)
 	k("snapshot", "delete", pool+"/nope@").exactly(t, noFile)
 
+	// Images: POOL/, then the pool's images; a new image's name is the
+	// user's; delete completes every argument.
+	for _, verb := range []string{"create", "resize", "delete"} {
+		k("image", verb, "").exactly(t, noFileSpace, pool+"/")
+	}
+	k("image", "create", pool+"/").exactly(t, noFile)
+	k("image", "resize", pool+"/comp-").exactly(t, noFile, pool+"/comp-disk", pool+"/comp-other")
+	k("image", "delete", pool+"/comp-disk", pool+"/comp-o").exactly(t, noFile, pool+"/comp-other")
+	k("image", "create", pool+"/x", "").exactly(t, noFile)
+	k("pool", "list", "--application", "").exactly(t, noFile, "block", "file", "object")
+
 	// The least-privileged ceph-csi user gets its pool too.
 	userKey := filepath.Join(t.TempDir(), "user-key")
 	if err := os.WriteFile(userKey, []byte(c.UserKey), 0o600); err != nil {

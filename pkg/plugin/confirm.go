@@ -55,3 +55,17 @@ func confirm(ctx context.Context, streams genericiooptions.IOStreams, yes bool, 
 		return errAborted
 	}
 }
+
+// confirmOrRefuse is confirm for what cannot be undone, such as deleting
+// an image with its data: off a terminal it refuses unless yes, rather
+// than going ahead, so that a script has to say --yes. what names the
+// action in the error.
+func confirmOrRefuse(ctx context.Context, streams genericiooptions.IOStreams, yes bool, what, prompt string) error {
+	if yes {
+		return nil
+	}
+	if !isTerminal(streams.In) || !isTerminal(streams.Out) {
+		return usageErrorf("%s: there is no terminal to ask for confirmation on; pass --yes to confirm", what)
+	}
+	return confirm(ctx, streams, false, prompt)
+}

@@ -110,6 +110,8 @@ func TestCommandsConfirm(t *testing.T) {
 	}{
 		{[]string{"snapshot", "rollback", "rbd/disk@s1"}, "Roll back rbd/disk to s1? This discards everything written since. [y/N] "},
 		{[]string{"snap", "delete", "rbd/disk@s1"}, "Delete snapshot rbd/disk@s1? [y/N] "},
+		{[]string{"image", "delete", "rbd/disk"}, "Delete image rbd/disk and all its data? [y/N] "},
+		{[]string{"image", "rm", "rbd/a", "rbd/b"}, "Delete 2 images (rbd/a, rbd/b) and all their data? [y/N] "},
 	} {
 		var out, errOut bytes.Buffer
 		streams := genericiooptions.IOStreams{In: termIn{strings.NewReader("n\n")}, Out: &out, ErrOut: &errOut}
@@ -119,6 +121,23 @@ func TestCommandsConfirm(t *testing.T) {
 		code := HandleError(&errOut, cmd, err)
 		if code != ExitError || out.String() != tt.prompt || errOut.String() != "error: aborted; nothing was changed\n" {
 			t.Errorf("%v: exit %d\nstdout %q\nstderr %q", tt.args, code, out.String(), errOut.String())
+		}
+	}
+}
+
+// Deleting an image off a terminal needs --yes: a script must say so.
+// Nothing is asked, and Ceph is never looked for (there is none here).
+func TestImageDeleteOffTerminal(t *testing.T) {
+	for _, tt := range []struct{ in, out bool }{{false, false}, {true, false}, {false, true}} {
+		fakeTerminal(t, tt.in, tt.out)
+		var out, errOut bytes.Buffer
+		streams := genericiooptions.IOStreams{In: termIn{strings.NewReader("y\n")}, Out: &out, ErrOut: &errOut}
+		root := NewCmdRoot(streams)
+		root.SetArgs([]string{"image", "delete", "rbd/disk"})
+		cmd, err := root.ExecuteContextC(t.Context())
+		code := HandleError(&errOut, cmd, err)
+		if code != ExitUsage || out.Len() != 0 || !strings.Contains(errOut.String(), "pass --yes to confirm") {
+			t.Errorf("terminal in %v out %v: exit %d\nstdout %q\nstderr %q", tt.in, tt.out, code, out.String(), errOut.String())
 		}
 	}
 }

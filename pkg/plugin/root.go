@@ -16,10 +16,11 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 	f := NewFactory()
 	cmd := &cobra.Command{
 		Use:   "kubectl-otterscale",
-		Short: "Manage CDI DataVolumes and Ceph RBD snapshots on OtterScale and other KubeVirt clusters",
+		Short: "Manage CDI DataVolumes and Ceph RBD images and snapshots on OtterScale and other KubeVirt clusters",
 		Long: `kubectl otterscale manages KubeVirt CDI DataVolumes (blank disks, HTTP imports and
-clones) with your own kubeconfig, and RBD image snapshots directly in Ceph, found through
-the cluster. It speaks the same API as the OtterScale API server.`,
+clones) with your own kubeconfig, and RBD images, their snapshots and the pools that hold
+them directly in Ceph, found through the cluster. It speaks the same API as the OtterScale
+API server.`,
 		Annotations: map[string]string{
 			// Help and usage then read "kubectl otterscale ...".
 			cobra.CommandDisplayNameAnnotation: "kubectl otterscale",
@@ -40,6 +41,7 @@ the cluster. It speaks the same API as the OtterScale API server.`,
 		NewCmdDataVolume(f, streams),
 		NewCmdSnapshot(f, streams),
 		NewCmdImage(f, streams),
+		NewCmdPool(f, streams),
 		NewCmdProxy(f, streams),
 		NewCmdVersion(streams),
 		NewCmdCompletion(streams),

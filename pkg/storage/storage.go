@@ -1,5 +1,5 @@
-// Package storage owns RBD images and their snapshots as kubectl-otterscale
-// serves them: it implements the API's StorageService by validating each
+// Package storage owns Ceph pools, RBD images and their snapshots as
+// kubectl-otterscale serves them: it implements the API's StorageService by validating each
 // request, finding the Ceph cluster of its scope (find.go), and calling
 // that cluster's Ceph worker (package worker), the process in which
 // librados and librbd run. This package itself never loads them: where no

@@ -174,7 +174,9 @@ func TestProxyWithCLIClients(t *testing.T) {
 		}
 	}
 	out = client(t, buf, "curl", "--http2-prior-knowledge", "--list-methods", base)
-	for _, m := range []string{"otterscale.instance.v1.InstanceService/WatchDataVolumes", "otterscale.storage.v1.StorageService/ListImageSnapshots"} {
+	for _, m := range []string{"otterscale.instance.v1.InstanceService/WatchDataVolumes", "otterscale.storage.v1.StorageService/ListImageSnapshots",
+		"otterscale.storage.v1.StorageService/ListPools", "otterscale.storage.v1.StorageService/CreateImage",
+		"otterscale.storage.v1.StorageService/UpdateImage", "otterscale.storage.v1.StorageService/DeleteImage"} {
 		if !strings.Contains(out, m) {
 			t.Errorf("buf curl --list-methods lacks %s:\n%s", m, out)
 		}
@@ -201,6 +203,25 @@ func TestProxyWithCLIClients(t *testing.T) {
 	}
 	if snaps, err := c.RBD(ctx, "snap", "ls", c.Pool+"/e2e-img"); err != nil || !strings.Contains(string(snaps), "by-grpcurl") {
 		t.Errorf("rbd snap ls after grpcurl: %v\n%s", err, snaps)
+	}
+	// The block-device page's calls: pools for the picker, then an image
+	// created, grown and deleted.
+	out = client(t, grpcurl, "-plaintext", "-d", `{"application":"APPLICATION_BLOCK"}`, u.Host, "otterscale.storage.v1.StorageService/ListPools")
+	if !strings.Contains(out, `"name": "`+c.Pool+`"`) || !strings.Contains(out, `"APPLICATION_BLOCK"`) || !strings.Contains(out, `"TYPE_REPLICATED"`) {
+		t.Errorf("grpcurl list pools answered %s", out)
+	}
+	out = client(t, curl, "-sS", "--fail-with-body", "-H", "Content-Type: application/json",
+		"-d", `{"poolName":"`+c.Pool+`","imageName":"by-curl-img","quotaBytes":"8388608","layering":true}`, procedure("storage", "CreateImage"))
+	if m := decode(t, "curl create image", out); m["name"] != "by-curl-img" || m["quotaBytes"] != "8388608" || m["layering"] != true || m["exclusiveLock"] != false {
+		t.Errorf("curl create image answered %s", out)
+	}
+	client(t, grpcurl, "-plaintext", "-d", `{"poolName":"`+c.Pool+`","imageName":"by-curl-img","quotaBytes":"16777216"}`, u.Host, "otterscale.storage.v1.StorageService/UpdateImage")
+	if info, err := c.RBD(ctx, "info", c.Pool+"/by-curl-img"); err != nil || !strings.Contains(string(info), "size 16 MiB") {
+		t.Errorf("rbd info after grpcurl resize: %v\n%s", err, info)
+	}
+	client(t, buf, "curl", "--http2-prior-knowledge", "--protocol", "grpc", "-d", `{"poolName":"`+c.Pool+`","imageName":"by-curl-img"}`, procedure("storage", "DeleteImage"))
+	if ls, err := c.RBD(ctx, "ls", c.Pool); err != nil || strings.Contains(string(ls), "by-curl-img") {
+		t.Errorf("rbd ls after buf curl delete: %v\n%s", err, ls)
 	}
 	if out := client(t, grpcurl, "-plaintext", u.Host, "grpc.health.v1.Health/Check"); !strings.Contains(out, "SERVING") {
 		t.Errorf("health: %s", out)

@@ -1,4 +1,5 @@
-// The OtterScale storage API, as far as RBD images and their snapshots go.
+// The OtterScale storage API, as far as pools, RBD images and their
+// snapshots go.
 // Field names, numbers and procedure paths are upstream OtterScale's (see
 // API.md); additions of this project use numbers of 100 and above.
 
@@ -27,6 +28,292 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type Pool_Type int32
+
+const (
+	Pool_TYPE_UNSPECIFIED Pool_Type = 0
+	Pool_TYPE_ERASURE     Pool_Type = 1
+	Pool_TYPE_REPLICATED  Pool_Type = 2
+)
+
+// Enum value maps for Pool_Type.
+var (
+	Pool_Type_name = map[int32]string{
+		0: "TYPE_UNSPECIFIED",
+		1: "TYPE_ERASURE",
+		2: "TYPE_REPLICATED",
+	}
+	Pool_Type_value = map[string]int32{
+		"TYPE_UNSPECIFIED": 0,
+		"TYPE_ERASURE":     1,
+		"TYPE_REPLICATED":  2,
+	}
+)
+
+func (x Pool_Type) Enum() *Pool_Type {
+	p := new(Pool_Type)
+	*p = x
+	return p
+}
+
+func (x Pool_Type) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Pool_Type) Descriptor() protoreflect.EnumDescriptor {
+	return file_otterscale_storage_v1_storage_proto_enumTypes[0].Descriptor()
+}
+
+func (Pool_Type) Type() protoreflect.EnumType {
+	return &file_otterscale_storage_v1_storage_proto_enumTypes[0]
+}
+
+func (x Pool_Type) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Pool_Type.Descriptor instead.
+func (Pool_Type) EnumDescriptor() ([]byte, []int) {
+	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{0, 0}
+}
+
+// Application is what a pool is enabled for (ceph osd pool application
+// enable): rbd, cephfs or rgw.
+type Pool_Application int32
+
+const (
+	Pool_APPLICATION_UNSPECIFIED Pool_Application = 0
+	Pool_APPLICATION_BLOCK       Pool_Application = 1
+	Pool_APPLICATION_FILE        Pool_Application = 2
+	Pool_APPLICATION_OBJECT      Pool_Application = 3
+)
+
+// Enum value maps for Pool_Application.
+var (
+	Pool_Application_name = map[int32]string{
+		0: "APPLICATION_UNSPECIFIED",
+		1: "APPLICATION_BLOCK",
+		2: "APPLICATION_FILE",
+		3: "APPLICATION_OBJECT",
+	}
+	Pool_Application_value = map[string]int32{
+		"APPLICATION_UNSPECIFIED": 0,
+		"APPLICATION_BLOCK":       1,
+		"APPLICATION_FILE":        2,
+		"APPLICATION_OBJECT":      3,
+	}
+)
+
+func (x Pool_Application) Enum() *Pool_Application {
+	p := new(Pool_Application)
+	*p = x
+	return p
+}
+
+func (x Pool_Application) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Pool_Application) Descriptor() protoreflect.EnumDescriptor {
+	return file_otterscale_storage_v1_storage_proto_enumTypes[1].Descriptor()
+}
+
+func (Pool_Application) Type() protoreflect.EnumType {
+	return &file_otterscale_storage_v1_storage_proto_enumTypes[1]
+}
+
+func (x Pool_Application) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Pool_Application.Descriptor instead.
+func (Pool_Application) EnumDescriptor() ([]byte, []int) {
+	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{0, 1}
+}
+
+// Pool is a Ceph pool. Sizes are bytes.
+type Pool struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// updating is true while the pool's placement groups are being split or
+	// merged towards a new pg_num.
+	Updating bool      `protobuf:"varint,3,opt,name=updating,proto3" json:"updating,omitempty"`
+	Type     Pool_Type `protobuf:"varint,11,opt,name=type,proto3,enum=otterscale.storage.v1.Pool_Type" json:"type,omitempty"`
+	// Erasure-coded pools: whether RBD may write to them (allow_ec_overwrites),
+	// and the profile's k and m.
+	EcOverwrites bool   `protobuf:"varint,21,opt,name=ec_overwrites,json=ecOverwrites,proto3" json:"ec_overwrites,omitempty"`
+	DataChunks   uint64 `protobuf:"varint,22,opt,name=data_chunks,json=dataChunks,proto3" json:"data_chunks,omitempty"`
+	CodingChunks uint64 `protobuf:"varint,23,opt,name=coding_chunks,json=codingChunks,proto3" json:"coding_chunks,omitempty"`
+	// Replicated pools: the number of copies.
+	ReplicatedSize uint64 `protobuf:"varint,31,opt,name=replicated_size,json=replicatedSize,proto3" json:"replicated_size,omitempty"`
+	// Quotas; 0 is none.
+	QuotaBytes   uint64 `protobuf:"varint,41,opt,name=quota_bytes,json=quotaBytes,proto3" json:"quota_bytes,omitempty"`
+	QuotaObjects uint64 `protobuf:"varint,42,opt,name=quota_objects,json=quotaObjects,proto3" json:"quota_objects,omitempty"`
+	// What ceph df reports for the pool: stored bytes, objects, and
+	// max_avail. They need a ceph-mgr; without one they are 0.
+	UsedBytes           uint64 `protobuf:"varint,43,opt,name=used_bytes,json=usedBytes,proto3" json:"used_bytes,omitempty"`
+	UsedObjects         uint64 `protobuf:"varint,44,opt,name=used_objects,json=usedObjects,proto3" json:"used_objects,omitempty"`
+	MaxBytes            uint64 `protobuf:"varint,45,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	PlacementGroupCount uint64 `protobuf:"varint,51,opt,name=placement_group_count,json=placementGroupCount,proto3" json:"placement_group_count,omitempty"`
+	// placement_group_state counts the pool's placement groups by state, e.g.
+	// "active+clean": 32. It needs a ceph-mgr; without one it is empty.
+	PlacementGroupState map[string]int64       `protobuf:"bytes,52,rep,name=placement_group_state,json=placementGroupState,proto3" json:"placement_group_state,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	CreatedAt           *timestamppb.Timestamp `protobuf:"bytes,61,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	Applications        []Pool_Application     `protobuf:"varint,71,rep,packed,name=applications,proto3,enum=otterscale.storage.v1.Pool_Application" json:"applications,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *Pool) Reset() {
+	*x = Pool{}
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Pool) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Pool) ProtoMessage() {}
+
+func (x *Pool) ProtoReflect() protoreflect.Message {
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Pool.ProtoReflect.Descriptor instead.
+func (*Pool) Descriptor() ([]byte, []int) {
+	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Pool) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Pool) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Pool) GetUpdating() bool {
+	if x != nil {
+		return x.Updating
+	}
+	return false
+}
+
+func (x *Pool) GetType() Pool_Type {
+	if x != nil {
+		return x.Type
+	}
+	return Pool_TYPE_UNSPECIFIED
+}
+
+func (x *Pool) GetEcOverwrites() bool {
+	if x != nil {
+		return x.EcOverwrites
+	}
+	return false
+}
+
+func (x *Pool) GetDataChunks() uint64 {
+	if x != nil {
+		return x.DataChunks
+	}
+	return 0
+}
+
+func (x *Pool) GetCodingChunks() uint64 {
+	if x != nil {
+		return x.CodingChunks
+	}
+	return 0
+}
+
+func (x *Pool) GetReplicatedSize() uint64 {
+	if x != nil {
+		return x.ReplicatedSize
+	}
+	return 0
+}
+
+func (x *Pool) GetQuotaBytes() uint64 {
+	if x != nil {
+		return x.QuotaBytes
+	}
+	return 0
+}
+
+func (x *Pool) GetQuotaObjects() uint64 {
+	if x != nil {
+		return x.QuotaObjects
+	}
+	return 0
+}
+
+func (x *Pool) GetUsedBytes() uint64 {
+	if x != nil {
+		return x.UsedBytes
+	}
+	return 0
+}
+
+func (x *Pool) GetUsedObjects() uint64 {
+	if x != nil {
+		return x.UsedObjects
+	}
+	return 0
+}
+
+func (x *Pool) GetMaxBytes() uint64 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+func (x *Pool) GetPlacementGroupCount() uint64 {
+	if x != nil {
+		return x.PlacementGroupCount
+	}
+	return 0
+}
+
+func (x *Pool) GetPlacementGroupState() map[string]int64 {
+	if x != nil {
+		return x.PlacementGroupState
+	}
+	return nil
+}
+
+func (x *Pool) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Pool) GetApplications() []Pool_Application {
+	if x != nil {
+		return x.Applications
+	}
+	return nil
+}
+
 // Image is an RBD image. Sizes are bytes.
 type Image struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -54,7 +341,7 @@ type Image struct {
 
 func (x *Image) Reset() {
 	*x = Image{}
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[0]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -66,7 +353,7 @@ func (x *Image) String() string {
 func (*Image) ProtoMessage() {}
 
 func (x *Image) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[0]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -79,7 +366,7 @@ func (x *Image) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Image.ProtoReflect.Descriptor instead.
 func (*Image) Descriptor() ([]byte, []int) {
-	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{0}
+	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Image) GetName() string {
@@ -200,7 +487,7 @@ type CreateImageSnapshotRequest struct {
 
 func (x *CreateImageSnapshotRequest) Reset() {
 	*x = CreateImageSnapshotRequest{}
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[1]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -212,7 +499,7 @@ func (x *CreateImageSnapshotRequest) String() string {
 func (*CreateImageSnapshotRequest) ProtoMessage() {}
 
 func (x *CreateImageSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[1]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -225,7 +512,7 @@ func (x *CreateImageSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateImageSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*CreateImageSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{1}
+	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CreateImageSnapshotRequest) GetScope() string {
@@ -268,7 +555,7 @@ type DeleteImageSnapshotRequest struct {
 
 func (x *DeleteImageSnapshotRequest) Reset() {
 	*x = DeleteImageSnapshotRequest{}
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[2]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -280,7 +567,7 @@ func (x *DeleteImageSnapshotRequest) String() string {
 func (*DeleteImageSnapshotRequest) ProtoMessage() {}
 
 func (x *DeleteImageSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[2]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -293,7 +580,7 @@ func (x *DeleteImageSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteImageSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*DeleteImageSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{2}
+	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *DeleteImageSnapshotRequest) GetScope() string {
@@ -336,7 +623,7 @@ type ProtectImageSnapshotRequest struct {
 
 func (x *ProtectImageSnapshotRequest) Reset() {
 	*x = ProtectImageSnapshotRequest{}
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[3]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -348,7 +635,7 @@ func (x *ProtectImageSnapshotRequest) String() string {
 func (*ProtectImageSnapshotRequest) ProtoMessage() {}
 
 func (x *ProtectImageSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[3]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -361,7 +648,7 @@ func (x *ProtectImageSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProtectImageSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*ProtectImageSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{3}
+	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ProtectImageSnapshotRequest) GetScope() string {
@@ -404,7 +691,7 @@ type UnprotectImageSnapshotRequest struct {
 
 func (x *UnprotectImageSnapshotRequest) Reset() {
 	*x = UnprotectImageSnapshotRequest{}
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[4]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -416,7 +703,7 @@ func (x *UnprotectImageSnapshotRequest) String() string {
 func (*UnprotectImageSnapshotRequest) ProtoMessage() {}
 
 func (x *UnprotectImageSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[4]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -429,7 +716,7 @@ func (x *UnprotectImageSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnprotectImageSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*UnprotectImageSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{4}
+	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *UnprotectImageSnapshotRequest) GetScope() string {
@@ -472,7 +759,7 @@ type RollbackImageSnapshotRequest struct {
 
 func (x *RollbackImageSnapshotRequest) Reset() {
 	*x = RollbackImageSnapshotRequest{}
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[5]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -484,7 +771,7 @@ func (x *RollbackImageSnapshotRequest) String() string {
 func (*RollbackImageSnapshotRequest) ProtoMessage() {}
 
 func (x *RollbackImageSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[5]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -497,7 +784,7 @@ func (x *RollbackImageSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackImageSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*RollbackImageSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{5}
+	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RollbackImageSnapshotRequest) GetScope() string {
@@ -528,6 +815,377 @@ func (x *RollbackImageSnapshotRequest) GetSnapshotName() string {
 	return ""
 }
 
+type ListPoolsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Scope string                 `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	// application, when set, keeps the pools enabled for it.
+	Application   Pool_Application `protobuf:"varint,11,opt,name=application,proto3,enum=otterscale.storage.v1.Pool_Application" json:"application,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPoolsRequest) Reset() {
+	*x = ListPoolsRequest{}
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPoolsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPoolsRequest) ProtoMessage() {}
+
+func (x *ListPoolsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPoolsRequest.ProtoReflect.Descriptor instead.
+func (*ListPoolsRequest) Descriptor() ([]byte, []int) {
+	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListPoolsRequest) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *ListPoolsRequest) GetApplication() Pool_Application {
+	if x != nil {
+		return x.Application
+	}
+	return Pool_APPLICATION_UNSPECIFIED
+}
+
+type ListPoolsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pools         []*Pool                `protobuf:"bytes,1,rep,name=pools,proto3" json:"pools,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPoolsResponse) Reset() {
+	*x = ListPoolsResponse{}
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPoolsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPoolsResponse) ProtoMessage() {}
+
+func (x *ListPoolsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPoolsResponse.ProtoReflect.Descriptor instead.
+func (*ListPoolsResponse) Descriptor() ([]byte, []int) {
+	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListPoolsResponse) GetPools() []*Pool {
+	if x != nil {
+		return x.Pools
+	}
+	return nil
+}
+
+type CreateImageRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Scope     string                 `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	PoolName  string                 `protobuf:"bytes,3,opt,name=pool_name,json=poolName,proto3" json:"pool_name,omitempty"`
+	ImageName string                 `protobuf:"bytes,4,opt,name=image_name,json=imageName,proto3" json:"image_name,omitempty"`
+	// Layout; 0 is Ceph's default (4 MiB objects, no fancy striping).
+	ObjectSizeBytes uint64 `protobuf:"varint,11,opt,name=object_size_bytes,json=objectSizeBytes,proto3" json:"object_size_bytes,omitempty"`
+	StripeUnitBytes uint64 `protobuf:"varint,12,opt,name=stripe_unit_bytes,json=stripeUnitBytes,proto3" json:"stripe_unit_bytes,omitempty"`
+	StripeCount     uint64 `protobuf:"varint,13,opt,name=stripe_count,json=stripeCount,proto3" json:"stripe_count,omitempty"`
+	// quota_bytes is the image's size.
+	QuotaBytes uint64 `protobuf:"varint,21,opt,name=quota_bytes,json=quotaBytes,proto3" json:"quota_bytes,omitempty"`
+	// Features. When none is set, Ceph's defaults apply (rbd_default_features).
+	Layering      bool `protobuf:"varint,31,opt,name=layering,proto3" json:"layering,omitempty"`
+	ExclusiveLock bool `protobuf:"varint,32,opt,name=exclusive_lock,json=exclusiveLock,proto3" json:"exclusive_lock,omitempty"`
+	ObjectMap     bool `protobuf:"varint,33,opt,name=object_map,json=objectMap,proto3" json:"object_map,omitempty"`
+	FastDiff      bool `protobuf:"varint,34,opt,name=fast_diff,json=fastDiff,proto3" json:"fast_diff,omitempty"`
+	DeepFlatten   bool `protobuf:"varint,35,opt,name=deep_flatten,json=deepFlatten,proto3" json:"deep_flatten,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateImageRequest) Reset() {
+	*x = CreateImageRequest{}
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateImageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateImageRequest) ProtoMessage() {}
+
+func (x *CreateImageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateImageRequest.ProtoReflect.Descriptor instead.
+func (*CreateImageRequest) Descriptor() ([]byte, []int) {
+	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CreateImageRequest) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *CreateImageRequest) GetPoolName() string {
+	if x != nil {
+		return x.PoolName
+	}
+	return ""
+}
+
+func (x *CreateImageRequest) GetImageName() string {
+	if x != nil {
+		return x.ImageName
+	}
+	return ""
+}
+
+func (x *CreateImageRequest) GetObjectSizeBytes() uint64 {
+	if x != nil {
+		return x.ObjectSizeBytes
+	}
+	return 0
+}
+
+func (x *CreateImageRequest) GetStripeUnitBytes() uint64 {
+	if x != nil {
+		return x.StripeUnitBytes
+	}
+	return 0
+}
+
+func (x *CreateImageRequest) GetStripeCount() uint64 {
+	if x != nil {
+		return x.StripeCount
+	}
+	return 0
+}
+
+func (x *CreateImageRequest) GetQuotaBytes() uint64 {
+	if x != nil {
+		return x.QuotaBytes
+	}
+	return 0
+}
+
+func (x *CreateImageRequest) GetLayering() bool {
+	if x != nil {
+		return x.Layering
+	}
+	return false
+}
+
+func (x *CreateImageRequest) GetExclusiveLock() bool {
+	if x != nil {
+		return x.ExclusiveLock
+	}
+	return false
+}
+
+func (x *CreateImageRequest) GetObjectMap() bool {
+	if x != nil {
+		return x.ObjectMap
+	}
+	return false
+}
+
+func (x *CreateImageRequest) GetFastDiff() bool {
+	if x != nil {
+		return x.FastDiff
+	}
+	return false
+}
+
+func (x *CreateImageRequest) GetDeepFlatten() bool {
+	if x != nil {
+		return x.DeepFlatten
+	}
+	return false
+}
+
+type UpdateImageRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Scope     string                 `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	PoolName  string                 `protobuf:"bytes,3,opt,name=pool_name,json=poolName,proto3" json:"pool_name,omitempty"`
+	ImageName string                 `protobuf:"bytes,4,opt,name=image_name,json=imageName,proto3" json:"image_name,omitempty"`
+	// quota_bytes is the image's new size.
+	QuotaBytes uint64 `protobuf:"varint,11,opt,name=quota_bytes,json=quotaBytes,proto3" json:"quota_bytes,omitempty"`
+	// Additions of this project.
+	// allow_shrink confirms that a smaller quota_bytes may cut off data.
+	AllowShrink   bool `protobuf:"varint,100,opt,name=allow_shrink,json=allowShrink,proto3" json:"allow_shrink,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateImageRequest) Reset() {
+	*x = UpdateImageRequest{}
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateImageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateImageRequest) ProtoMessage() {}
+
+func (x *UpdateImageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateImageRequest.ProtoReflect.Descriptor instead.
+func (*UpdateImageRequest) Descriptor() ([]byte, []int) {
+	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *UpdateImageRequest) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *UpdateImageRequest) GetPoolName() string {
+	if x != nil {
+		return x.PoolName
+	}
+	return ""
+}
+
+func (x *UpdateImageRequest) GetImageName() string {
+	if x != nil {
+		return x.ImageName
+	}
+	return ""
+}
+
+func (x *UpdateImageRequest) GetQuotaBytes() uint64 {
+	if x != nil {
+		return x.QuotaBytes
+	}
+	return 0
+}
+
+func (x *UpdateImageRequest) GetAllowShrink() bool {
+	if x != nil {
+		return x.AllowShrink
+	}
+	return false
+}
+
+type DeleteImageRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Scope         string                 `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	PoolName      string                 `protobuf:"bytes,3,opt,name=pool_name,json=poolName,proto3" json:"pool_name,omitempty"`
+	ImageName     string                 `protobuf:"bytes,4,opt,name=image_name,json=imageName,proto3" json:"image_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteImageRequest) Reset() {
+	*x = DeleteImageRequest{}
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteImageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteImageRequest) ProtoMessage() {}
+
+func (x *DeleteImageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteImageRequest.ProtoReflect.Descriptor instead.
+func (*DeleteImageRequest) Descriptor() ([]byte, []int) {
+	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DeleteImageRequest) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *DeleteImageRequest) GetPoolName() string {
+	if x != nil {
+		return x.PoolName
+	}
+	return ""
+}
+
+func (x *DeleteImageRequest) GetImageName() string {
+	if x != nil {
+		return x.ImageName
+	}
+	return ""
+}
+
 type ListImagesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Scope string                 `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
@@ -540,7 +1198,7 @@ type ListImagesRequest struct {
 
 func (x *ListImagesRequest) Reset() {
 	*x = ListImagesRequest{}
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[6]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -552,7 +1210,7 @@ func (x *ListImagesRequest) String() string {
 func (*ListImagesRequest) ProtoMessage() {}
 
 func (x *ListImagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[6]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -565,7 +1223,7 @@ func (x *ListImagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListImagesRequest.ProtoReflect.Descriptor instead.
 func (*ListImagesRequest) Descriptor() ([]byte, []int) {
-	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{6}
+	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListImagesRequest) GetScope() string {
@@ -591,7 +1249,7 @@ type ListImagesResponse struct {
 
 func (x *ListImagesResponse) Reset() {
 	*x = ListImagesResponse{}
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[7]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -603,7 +1261,7 @@ func (x *ListImagesResponse) String() string {
 func (*ListImagesResponse) ProtoMessage() {}
 
 func (x *ListImagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[7]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -616,7 +1274,7 @@ func (x *ListImagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListImagesResponse.ProtoReflect.Descriptor instead.
 func (*ListImagesResponse) Descriptor() ([]byte, []int) {
-	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{7}
+	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListImagesResponse) GetImages() []*Image {
@@ -637,7 +1295,7 @@ type ListImageSnapshotsRequest struct {
 
 func (x *ListImageSnapshotsRequest) Reset() {
 	*x = ListImageSnapshotsRequest{}
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[8]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -649,7 +1307,7 @@ func (x *ListImageSnapshotsRequest) String() string {
 func (*ListImageSnapshotsRequest) ProtoMessage() {}
 
 func (x *ListImageSnapshotsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[8]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -662,7 +1320,7 @@ func (x *ListImageSnapshotsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListImageSnapshotsRequest.ProtoReflect.Descriptor instead.
 func (*ListImageSnapshotsRequest) Descriptor() ([]byte, []int) {
-	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{8}
+	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListImageSnapshotsRequest) GetScope() string {
@@ -696,7 +1354,7 @@ type ListImageSnapshotsResponse struct {
 
 func (x *ListImageSnapshotsResponse) Reset() {
 	*x = ListImageSnapshotsResponse{}
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[9]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -708,7 +1366,7 @@ func (x *ListImageSnapshotsResponse) String() string {
 func (*ListImageSnapshotsResponse) ProtoMessage() {}
 
 func (x *ListImageSnapshotsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[9]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -721,7 +1379,7 @@ func (x *ListImageSnapshotsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListImageSnapshotsResponse.ProtoReflect.Descriptor instead.
 func (*ListImageSnapshotsResponse) Descriptor() ([]byte, []int) {
-	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{9}
+	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListImageSnapshotsResponse) GetSnapshots() []*Image_Snapshot {
@@ -747,7 +1405,7 @@ type Image_Snapshot struct {
 
 func (x *Image_Snapshot) Reset() {
 	*x = Image_Snapshot{}
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[10]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +1417,7 @@ func (x *Image_Snapshot) String() string {
 func (*Image_Snapshot) ProtoMessage() {}
 
 func (x *Image_Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[10]
+	mi := &file_otterscale_storage_v1_storage_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +1430,7 @@ func (x *Image_Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Image_Snapshot.ProtoReflect.Descriptor instead.
 func (*Image_Snapshot) Descriptor() ([]byte, []int) {
-	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{0, 0}
+	return file_otterscale_storage_v1_storage_proto_rawDescGZIP(), []int{1, 0}
 }
 
 func (x *Image_Snapshot) GetName() string {
@@ -807,7 +1465,41 @@ var File_otterscale_storage_v1_storage_proto protoreflect.FileDescriptor
 
 const file_otterscale_storage_v1_storage_proto_rawDesc = "" +
 	"\n" +
-	"#otterscale/storage/v1/storage.proto\x12\x15otterscale.storage.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\x05\n" +
+	"#otterscale/storage/v1/storage.proto\x12\x15otterscale.storage.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\a\n" +
+	"\x04Pool\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
+	"\bupdating\x18\x03 \x01(\bR\bupdating\x124\n" +
+	"\x04type\x18\v \x01(\x0e2 .otterscale.storage.v1.Pool.TypeR\x04type\x12#\n" +
+	"\rec_overwrites\x18\x15 \x01(\bR\fecOverwrites\x12\x1f\n" +
+	"\vdata_chunks\x18\x16 \x01(\x04R\n" +
+	"dataChunks\x12#\n" +
+	"\rcoding_chunks\x18\x17 \x01(\x04R\fcodingChunks\x12'\n" +
+	"\x0freplicated_size\x18\x1f \x01(\x04R\x0ereplicatedSize\x12\x1f\n" +
+	"\vquota_bytes\x18) \x01(\x04R\n" +
+	"quotaBytes\x12#\n" +
+	"\rquota_objects\x18* \x01(\x04R\fquotaObjects\x12\x1d\n" +
+	"\n" +
+	"used_bytes\x18+ \x01(\x04R\tusedBytes\x12!\n" +
+	"\fused_objects\x18, \x01(\x04R\vusedObjects\x12\x1b\n" +
+	"\tmax_bytes\x18- \x01(\x04R\bmaxBytes\x122\n" +
+	"\x15placement_group_count\x183 \x01(\x04R\x13placementGroupCount\x12h\n" +
+	"\x15placement_group_state\x184 \x03(\v24.otterscale.storage.v1.Pool.PlacementGroupStateEntryR\x13placementGroupState\x129\n" +
+	"\n" +
+	"created_at\x18= \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12K\n" +
+	"\fapplications\x18G \x03(\x0e2'.otterscale.storage.v1.Pool.ApplicationR\fapplications\x1aF\n" +
+	"\x18PlacementGroupStateEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"C\n" +
+	"\x04Type\x12\x14\n" +
+	"\x10TYPE_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fTYPE_ERASURE\x10\x01\x12\x13\n" +
+	"\x0fTYPE_REPLICATED\x10\x02\"o\n" +
+	"\vApplication\x12\x1b\n" +
+	"\x17APPLICATION_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11APPLICATION_BLOCK\x10\x01\x12\x14\n" +
+	"\x10APPLICATION_FILE\x10\x02\x12\x16\n" +
+	"\x12APPLICATION_OBJECT\x10\x03\"\xb6\x05\n" +
 	"\x05Image\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\tpool_name\x18\v \x01(\tR\bpoolName\x12*\n" +
@@ -864,7 +1556,41 @@ const file_otterscale_storage_v1_storage_proto_rawDesc = "" +
 	"\tpool_name\x18\x03 \x01(\tR\bpoolName\x12\x1d\n" +
 	"\n" +
 	"image_name\x18\x04 \x01(\tR\timageName\x12#\n" +
-	"\rsnapshot_name\x18\x05 \x01(\tR\fsnapshotNameJ\x04\b\x02\x10\x03R\bfacility\"V\n" +
+	"\rsnapshot_name\x18\x05 \x01(\tR\fsnapshotNameJ\x04\b\x02\x10\x03R\bfacility\"\x83\x01\n" +
+	"\x10ListPoolsRequest\x12\x14\n" +
+	"\x05scope\x18\x01 \x01(\tR\x05scope\x12I\n" +
+	"\vapplication\x18\v \x01(\x0e2'.otterscale.storage.v1.Pool.ApplicationR\vapplicationJ\x04\b\x02\x10\x03R\bfacility\"F\n" +
+	"\x11ListPoolsResponse\x121\n" +
+	"\x05pools\x18\x01 \x03(\v2\x1b.otterscale.storage.v1.PoolR\x05pools\"\xb4\x03\n" +
+	"\x12CreateImageRequest\x12\x14\n" +
+	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x1b\n" +
+	"\tpool_name\x18\x03 \x01(\tR\bpoolName\x12\x1d\n" +
+	"\n" +
+	"image_name\x18\x04 \x01(\tR\timageName\x12*\n" +
+	"\x11object_size_bytes\x18\v \x01(\x04R\x0fobjectSizeBytes\x12*\n" +
+	"\x11stripe_unit_bytes\x18\f \x01(\x04R\x0fstripeUnitBytes\x12!\n" +
+	"\fstripe_count\x18\r \x01(\x04R\vstripeCount\x12\x1f\n" +
+	"\vquota_bytes\x18\x15 \x01(\x04R\n" +
+	"quotaBytes\x12\x1a\n" +
+	"\blayering\x18\x1f \x01(\bR\blayering\x12%\n" +
+	"\x0eexclusive_lock\x18  \x01(\bR\rexclusiveLock\x12\x1d\n" +
+	"\n" +
+	"object_map\x18! \x01(\bR\tobjectMap\x12\x1b\n" +
+	"\tfast_diff\x18\" \x01(\bR\bfastDiff\x12!\n" +
+	"\fdeep_flatten\x18# \x01(\bR\vdeepFlattenJ\x04\b\x02\x10\x03R\bfacility\"\xba\x01\n" +
+	"\x12UpdateImageRequest\x12\x14\n" +
+	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x1b\n" +
+	"\tpool_name\x18\x03 \x01(\tR\bpoolName\x12\x1d\n" +
+	"\n" +
+	"image_name\x18\x04 \x01(\tR\timageName\x12\x1f\n" +
+	"\vquota_bytes\x18\v \x01(\x04R\n" +
+	"quotaBytes\x12!\n" +
+	"\fallow_shrink\x18d \x01(\bR\vallowShrinkJ\x04\b\x02\x10\x03R\bfacility\"v\n" +
+	"\x12DeleteImageRequest\x12\x14\n" +
+	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x1b\n" +
+	"\tpool_name\x18\x03 \x01(\tR\bpoolName\x12\x1d\n" +
+	"\n" +
+	"image_name\x18\x04 \x01(\tR\timageNameJ\x04\b\x02\x10\x03R\bfacility\"V\n" +
 	"\x11ListImagesRequest\x12\x14\n" +
 	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x1b\n" +
 	"\tpool_name\x18d \x01(\tR\bpoolNameJ\x04\b\x02\x10\x03R\bfacility\"J\n" +
@@ -876,15 +1602,19 @@ const file_otterscale_storage_v1_storage_proto_rawDesc = "" +
 	"\n" +
 	"image_name\x18\x04 \x01(\tR\timageNameJ\x04\b\x02\x10\x03R\bfacility\"a\n" +
 	"\x1aListImageSnapshotsResponse\x12C\n" +
-	"\tsnapshots\x18\x01 \x03(\v2%.otterscale.storage.v1.Image.SnapshotR\tsnapshots2\xf3\x05\n" +
-	"\x0eStorageService\x12o\n" +
+	"\tsnapshots\x18\x01 \x03(\v2%.otterscale.storage.v1.Image.SnapshotR\tsnapshots2\xd5\b\n" +
+	"\x0eStorageService\x12^\n" +
+	"\tListPools\x12'.otterscale.storage.v1.ListPoolsRequest\x1a(.otterscale.storage.v1.ListPoolsResponse\x12a\n" +
+	"\n" +
+	"ListImages\x12(.otterscale.storage.v1.ListImagesRequest\x1a).otterscale.storage.v1.ListImagesResponse\x12V\n" +
+	"\vCreateImage\x12).otterscale.storage.v1.CreateImageRequest\x1a\x1c.otterscale.storage.v1.Image\x12V\n" +
+	"\vUpdateImage\x12).otterscale.storage.v1.UpdateImageRequest\x1a\x1c.otterscale.storage.v1.Image\x12P\n" +
+	"\vDeleteImage\x12).otterscale.storage.v1.DeleteImageRequest\x1a\x16.google.protobuf.Empty\x12o\n" +
 	"\x13CreateImageSnapshot\x121.otterscale.storage.v1.CreateImageSnapshotRequest\x1a%.otterscale.storage.v1.Image.Snapshot\x12`\n" +
 	"\x13DeleteImageSnapshot\x121.otterscale.storage.v1.DeleteImageSnapshotRequest\x1a\x16.google.protobuf.Empty\x12b\n" +
 	"\x14ProtectImageSnapshot\x122.otterscale.storage.v1.ProtectImageSnapshotRequest\x1a\x16.google.protobuf.Empty\x12f\n" +
 	"\x16UnprotectImageSnapshot\x124.otterscale.storage.v1.UnprotectImageSnapshotRequest\x1a\x16.google.protobuf.Empty\x12d\n" +
-	"\x15RollbackImageSnapshot\x123.otterscale.storage.v1.RollbackImageSnapshotRequest\x1a\x16.google.protobuf.Empty\x12a\n" +
-	"\n" +
-	"ListImages\x12(.otterscale.storage.v1.ListImagesRequest\x1a).otterscale.storage.v1.ListImagesResponse\x12y\n" +
+	"\x15RollbackImageSnapshot\x123.otterscale.storage.v1.RollbackImageSnapshotRequest\x1a\x16.google.protobuf.Empty\x12y\n" +
 	"\x12ListImageSnapshots\x120.otterscale.storage.v1.ListImageSnapshotsRequest\x1a1.otterscale.storage.v1.ListImageSnapshotsResponseBNZLgithub.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1;storagev1b\x06proto3"
 
 var (
@@ -899,46 +1629,70 @@ func file_otterscale_storage_v1_storage_proto_rawDescGZIP() []byte {
 	return file_otterscale_storage_v1_storage_proto_rawDescData
 }
 
-var file_otterscale_storage_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_otterscale_storage_v1_storage_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_otterscale_storage_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_otterscale_storage_v1_storage_proto_goTypes = []any{
-	(*Image)(nil),                         // 0: otterscale.storage.v1.Image
-	(*CreateImageSnapshotRequest)(nil),    // 1: otterscale.storage.v1.CreateImageSnapshotRequest
-	(*DeleteImageSnapshotRequest)(nil),    // 2: otterscale.storage.v1.DeleteImageSnapshotRequest
-	(*ProtectImageSnapshotRequest)(nil),   // 3: otterscale.storage.v1.ProtectImageSnapshotRequest
-	(*UnprotectImageSnapshotRequest)(nil), // 4: otterscale.storage.v1.UnprotectImageSnapshotRequest
-	(*RollbackImageSnapshotRequest)(nil),  // 5: otterscale.storage.v1.RollbackImageSnapshotRequest
-	(*ListImagesRequest)(nil),             // 6: otterscale.storage.v1.ListImagesRequest
-	(*ListImagesResponse)(nil),            // 7: otterscale.storage.v1.ListImagesResponse
-	(*ListImageSnapshotsRequest)(nil),     // 8: otterscale.storage.v1.ListImageSnapshotsRequest
-	(*ListImageSnapshotsResponse)(nil),    // 9: otterscale.storage.v1.ListImageSnapshotsResponse
-	(*Image_Snapshot)(nil),                // 10: otterscale.storage.v1.Image.Snapshot
-	(*timestamppb.Timestamp)(nil),         // 11: google.protobuf.Timestamp
-	(*emptypb.Empty)(nil),                 // 12: google.protobuf.Empty
+	(Pool_Type)(0),                        // 0: otterscale.storage.v1.Pool.Type
+	(Pool_Application)(0),                 // 1: otterscale.storage.v1.Pool.Application
+	(*Pool)(nil),                          // 2: otterscale.storage.v1.Pool
+	(*Image)(nil),                         // 3: otterscale.storage.v1.Image
+	(*CreateImageSnapshotRequest)(nil),    // 4: otterscale.storage.v1.CreateImageSnapshotRequest
+	(*DeleteImageSnapshotRequest)(nil),    // 5: otterscale.storage.v1.DeleteImageSnapshotRequest
+	(*ProtectImageSnapshotRequest)(nil),   // 6: otterscale.storage.v1.ProtectImageSnapshotRequest
+	(*UnprotectImageSnapshotRequest)(nil), // 7: otterscale.storage.v1.UnprotectImageSnapshotRequest
+	(*RollbackImageSnapshotRequest)(nil),  // 8: otterscale.storage.v1.RollbackImageSnapshotRequest
+	(*ListPoolsRequest)(nil),              // 9: otterscale.storage.v1.ListPoolsRequest
+	(*ListPoolsResponse)(nil),             // 10: otterscale.storage.v1.ListPoolsResponse
+	(*CreateImageRequest)(nil),            // 11: otterscale.storage.v1.CreateImageRequest
+	(*UpdateImageRequest)(nil),            // 12: otterscale.storage.v1.UpdateImageRequest
+	(*DeleteImageRequest)(nil),            // 13: otterscale.storage.v1.DeleteImageRequest
+	(*ListImagesRequest)(nil),             // 14: otterscale.storage.v1.ListImagesRequest
+	(*ListImagesResponse)(nil),            // 15: otterscale.storage.v1.ListImagesResponse
+	(*ListImageSnapshotsRequest)(nil),     // 16: otterscale.storage.v1.ListImageSnapshotsRequest
+	(*ListImageSnapshotsResponse)(nil),    // 17: otterscale.storage.v1.ListImageSnapshotsResponse
+	nil,                                   // 18: otterscale.storage.v1.Pool.PlacementGroupStateEntry
+	(*Image_Snapshot)(nil),                // 19: otterscale.storage.v1.Image.Snapshot
+	(*timestamppb.Timestamp)(nil),         // 20: google.protobuf.Timestamp
+	(*emptypb.Empty)(nil),                 // 21: google.protobuf.Empty
 }
 var file_otterscale_storage_v1_storage_proto_depIdxs = []int32{
-	11, // 0: otterscale.storage.v1.Image.created_at:type_name -> google.protobuf.Timestamp
-	10, // 1: otterscale.storage.v1.Image.snapshots:type_name -> otterscale.storage.v1.Image.Snapshot
-	0,  // 2: otterscale.storage.v1.ListImagesResponse.images:type_name -> otterscale.storage.v1.Image
-	10, // 3: otterscale.storage.v1.ListImageSnapshotsResponse.snapshots:type_name -> otterscale.storage.v1.Image.Snapshot
-	1,  // 4: otterscale.storage.v1.StorageService.CreateImageSnapshot:input_type -> otterscale.storage.v1.CreateImageSnapshotRequest
-	2,  // 5: otterscale.storage.v1.StorageService.DeleteImageSnapshot:input_type -> otterscale.storage.v1.DeleteImageSnapshotRequest
-	3,  // 6: otterscale.storage.v1.StorageService.ProtectImageSnapshot:input_type -> otterscale.storage.v1.ProtectImageSnapshotRequest
-	4,  // 7: otterscale.storage.v1.StorageService.UnprotectImageSnapshot:input_type -> otterscale.storage.v1.UnprotectImageSnapshotRequest
-	5,  // 8: otterscale.storage.v1.StorageService.RollbackImageSnapshot:input_type -> otterscale.storage.v1.RollbackImageSnapshotRequest
-	6,  // 9: otterscale.storage.v1.StorageService.ListImages:input_type -> otterscale.storage.v1.ListImagesRequest
-	8,  // 10: otterscale.storage.v1.StorageService.ListImageSnapshots:input_type -> otterscale.storage.v1.ListImageSnapshotsRequest
-	10, // 11: otterscale.storage.v1.StorageService.CreateImageSnapshot:output_type -> otterscale.storage.v1.Image.Snapshot
-	12, // 12: otterscale.storage.v1.StorageService.DeleteImageSnapshot:output_type -> google.protobuf.Empty
-	12, // 13: otterscale.storage.v1.StorageService.ProtectImageSnapshot:output_type -> google.protobuf.Empty
-	12, // 14: otterscale.storage.v1.StorageService.UnprotectImageSnapshot:output_type -> google.protobuf.Empty
-	12, // 15: otterscale.storage.v1.StorageService.RollbackImageSnapshot:output_type -> google.protobuf.Empty
-	7,  // 16: otterscale.storage.v1.StorageService.ListImages:output_type -> otterscale.storage.v1.ListImagesResponse
-	9,  // 17: otterscale.storage.v1.StorageService.ListImageSnapshots:output_type -> otterscale.storage.v1.ListImageSnapshotsResponse
-	11, // [11:18] is the sub-list for method output_type
-	4,  // [4:11] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	0,  // 0: otterscale.storage.v1.Pool.type:type_name -> otterscale.storage.v1.Pool.Type
+	18, // 1: otterscale.storage.v1.Pool.placement_group_state:type_name -> otterscale.storage.v1.Pool.PlacementGroupStateEntry
+	20, // 2: otterscale.storage.v1.Pool.created_at:type_name -> google.protobuf.Timestamp
+	1,  // 3: otterscale.storage.v1.Pool.applications:type_name -> otterscale.storage.v1.Pool.Application
+	20, // 4: otterscale.storage.v1.Image.created_at:type_name -> google.protobuf.Timestamp
+	19, // 5: otterscale.storage.v1.Image.snapshots:type_name -> otterscale.storage.v1.Image.Snapshot
+	1,  // 6: otterscale.storage.v1.ListPoolsRequest.application:type_name -> otterscale.storage.v1.Pool.Application
+	2,  // 7: otterscale.storage.v1.ListPoolsResponse.pools:type_name -> otterscale.storage.v1.Pool
+	3,  // 8: otterscale.storage.v1.ListImagesResponse.images:type_name -> otterscale.storage.v1.Image
+	19, // 9: otterscale.storage.v1.ListImageSnapshotsResponse.snapshots:type_name -> otterscale.storage.v1.Image.Snapshot
+	9,  // 10: otterscale.storage.v1.StorageService.ListPools:input_type -> otterscale.storage.v1.ListPoolsRequest
+	14, // 11: otterscale.storage.v1.StorageService.ListImages:input_type -> otterscale.storage.v1.ListImagesRequest
+	11, // 12: otterscale.storage.v1.StorageService.CreateImage:input_type -> otterscale.storage.v1.CreateImageRequest
+	12, // 13: otterscale.storage.v1.StorageService.UpdateImage:input_type -> otterscale.storage.v1.UpdateImageRequest
+	13, // 14: otterscale.storage.v1.StorageService.DeleteImage:input_type -> otterscale.storage.v1.DeleteImageRequest
+	4,  // 15: otterscale.storage.v1.StorageService.CreateImageSnapshot:input_type -> otterscale.storage.v1.CreateImageSnapshotRequest
+	5,  // 16: otterscale.storage.v1.StorageService.DeleteImageSnapshot:input_type -> otterscale.storage.v1.DeleteImageSnapshotRequest
+	6,  // 17: otterscale.storage.v1.StorageService.ProtectImageSnapshot:input_type -> otterscale.storage.v1.ProtectImageSnapshotRequest
+	7,  // 18: otterscale.storage.v1.StorageService.UnprotectImageSnapshot:input_type -> otterscale.storage.v1.UnprotectImageSnapshotRequest
+	8,  // 19: otterscale.storage.v1.StorageService.RollbackImageSnapshot:input_type -> otterscale.storage.v1.RollbackImageSnapshotRequest
+	16, // 20: otterscale.storage.v1.StorageService.ListImageSnapshots:input_type -> otterscale.storage.v1.ListImageSnapshotsRequest
+	10, // 21: otterscale.storage.v1.StorageService.ListPools:output_type -> otterscale.storage.v1.ListPoolsResponse
+	15, // 22: otterscale.storage.v1.StorageService.ListImages:output_type -> otterscale.storage.v1.ListImagesResponse
+	3,  // 23: otterscale.storage.v1.StorageService.CreateImage:output_type -> otterscale.storage.v1.Image
+	3,  // 24: otterscale.storage.v1.StorageService.UpdateImage:output_type -> otterscale.storage.v1.Image
+	21, // 25: otterscale.storage.v1.StorageService.DeleteImage:output_type -> google.protobuf.Empty
+	19, // 26: otterscale.storage.v1.StorageService.CreateImageSnapshot:output_type -> otterscale.storage.v1.Image.Snapshot
+	21, // 27: otterscale.storage.v1.StorageService.DeleteImageSnapshot:output_type -> google.protobuf.Empty
+	21, // 28: otterscale.storage.v1.StorageService.ProtectImageSnapshot:output_type -> google.protobuf.Empty
+	21, // 29: otterscale.storage.v1.StorageService.UnprotectImageSnapshot:output_type -> google.protobuf.Empty
+	21, // 30: otterscale.storage.v1.StorageService.RollbackImageSnapshot:output_type -> google.protobuf.Empty
+	17, // 31: otterscale.storage.v1.StorageService.ListImageSnapshots:output_type -> otterscale.storage.v1.ListImageSnapshotsResponse
+	21, // [21:32] is the sub-list for method output_type
+	10, // [10:21] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_otterscale_storage_v1_storage_proto_init() }
@@ -951,13 +1705,14 @@ func file_otterscale_storage_v1_storage_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_otterscale_storage_v1_storage_proto_rawDesc), len(file_otterscale_storage_v1_storage_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   11,
+			NumEnums:      2,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_otterscale_storage_v1_storage_proto_goTypes,
 		DependencyIndexes: file_otterscale_storage_v1_storage_proto_depIdxs,
+		EnumInfos:         file_otterscale_storage_v1_storage_proto_enumTypes,
 		MessageInfos:      file_otterscale_storage_v1_storage_proto_msgTypes,
 	}.Build()
 	File_otterscale_storage_v1_storage_proto = out.File

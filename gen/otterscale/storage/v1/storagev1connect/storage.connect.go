@@ -1,4 +1,5 @@
-// The OtterScale storage API, as far as RBD images and their snapshots go.
+// The OtterScale storage API, as far as pools, RBD images and their
+// snapshots go.
 // Field names, numbers and procedure paths are upstream OtterScale's (see
 // API.md); additions of this project use numbers of 100 and above.
 
@@ -38,6 +39,21 @@ const (
 // reflection-formatted method names, remove the leading slash and convert the remaining slash to a
 // period.
 const (
+	// StorageServiceListPoolsProcedure is the fully-qualified name of the StorageService's ListPools
+	// RPC.
+	StorageServiceListPoolsProcedure = "/otterscale.storage.v1.StorageService/ListPools"
+	// StorageServiceListImagesProcedure is the fully-qualified name of the StorageService's ListImages
+	// RPC.
+	StorageServiceListImagesProcedure = "/otterscale.storage.v1.StorageService/ListImages"
+	// StorageServiceCreateImageProcedure is the fully-qualified name of the StorageService's
+	// CreateImage RPC.
+	StorageServiceCreateImageProcedure = "/otterscale.storage.v1.StorageService/CreateImage"
+	// StorageServiceUpdateImageProcedure is the fully-qualified name of the StorageService's
+	// UpdateImage RPC.
+	StorageServiceUpdateImageProcedure = "/otterscale.storage.v1.StorageService/UpdateImage"
+	// StorageServiceDeleteImageProcedure is the fully-qualified name of the StorageService's
+	// DeleteImage RPC.
+	StorageServiceDeleteImageProcedure = "/otterscale.storage.v1.StorageService/DeleteImage"
 	// StorageServiceCreateImageSnapshotProcedure is the fully-qualified name of the StorageService's
 	// CreateImageSnapshot RPC.
 	StorageServiceCreateImageSnapshotProcedure = "/otterscale.storage.v1.StorageService/CreateImageSnapshot"
@@ -53,9 +69,6 @@ const (
 	// StorageServiceRollbackImageSnapshotProcedure is the fully-qualified name of the StorageService's
 	// RollbackImageSnapshot RPC.
 	StorageServiceRollbackImageSnapshotProcedure = "/otterscale.storage.v1.StorageService/RollbackImageSnapshot"
-	// StorageServiceListImagesProcedure is the fully-qualified name of the StorageService's ListImages
-	// RPC.
-	StorageServiceListImagesProcedure = "/otterscale.storage.v1.StorageService/ListImages"
 	// StorageServiceListImageSnapshotsProcedure is the fully-qualified name of the StorageService's
 	// ListImageSnapshots RPC.
 	StorageServiceListImageSnapshotsProcedure = "/otterscale.storage.v1.StorageService/ListImageSnapshots"
@@ -63,6 +76,18 @@ const (
 
 // StorageServiceClient is a client for the otterscale.storage.v1.StorageService service.
 type StorageServiceClient interface {
+	// ListPools answers the cluster's pools, or those enabled for one
+	// application, with Ceph's own figures.
+	ListPools(context.Context, *connect.Request[v1.ListPoolsRequest]) (*connect.Response[v1.ListPoolsResponse], error)
+	// ListImages answers every RBD image of every pool, snapshots included.
+	ListImages(context.Context, *connect.Request[v1.ListImagesRequest]) (*connect.Response[v1.ListImagesResponse], error)
+	// CreateImage creates an RBD image and answers with it as Ceph reports it.
+	CreateImage(context.Context, *connect.Request[v1.CreateImageRequest]) (*connect.Response[v1.Image], error)
+	// UpdateImage resizes an image to quota_bytes; shrinking needs
+	// allow_shrink and an image nobody uses.
+	UpdateImage(context.Context, *connect.Request[v1.UpdateImageRequest]) (*connect.Response[v1.Image], error)
+	// DeleteImage deletes an image that has no snapshots, clones or users.
+	DeleteImage(context.Context, *connect.Request[v1.DeleteImageRequest]) (*connect.Response[emptypb.Empty], error)
 	// CreateImageSnapshot creates a snapshot and answers with it: not
 	// protected, the image's size, and as used_bytes what the image's head
 	// held over the newest snapshot just before the create (a write landing
@@ -72,8 +97,6 @@ type StorageServiceClient interface {
 	ProtectImageSnapshot(context.Context, *connect.Request[v1.ProtectImageSnapshotRequest]) (*connect.Response[emptypb.Empty], error)
 	UnprotectImageSnapshot(context.Context, *connect.Request[v1.UnprotectImageSnapshotRequest]) (*connect.Response[emptypb.Empty], error)
 	RollbackImageSnapshot(context.Context, *connect.Request[v1.RollbackImageSnapshotRequest]) (*connect.Response[emptypb.Empty], error)
-	// ListImages answers every RBD image of every pool, snapshots included.
-	ListImages(context.Context, *connect.Request[v1.ListImagesRequest]) (*connect.Response[v1.ListImagesResponse], error)
 	// ListImageSnapshots answers one image's snapshots, oldest first, so that
 	// clients need not list every image of every pool.
 	ListImageSnapshots(context.Context, *connect.Request[v1.ListImageSnapshotsRequest]) (*connect.Response[v1.ListImageSnapshotsResponse], error)
@@ -90,6 +113,36 @@ func NewStorageServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 	baseURL = strings.TrimRight(baseURL, "/")
 	storageServiceMethods := v1.File_otterscale_storage_v1_storage_proto.Services().ByName("StorageService").Methods()
 	return &storageServiceClient{
+		listPools: connect.NewClient[v1.ListPoolsRequest, v1.ListPoolsResponse](
+			httpClient,
+			baseURL+StorageServiceListPoolsProcedure,
+			connect.WithSchema(storageServiceMethods.ByName("ListPools")),
+			connect.WithClientOptions(opts...),
+		),
+		listImages: connect.NewClient[v1.ListImagesRequest, v1.ListImagesResponse](
+			httpClient,
+			baseURL+StorageServiceListImagesProcedure,
+			connect.WithSchema(storageServiceMethods.ByName("ListImages")),
+			connect.WithClientOptions(opts...),
+		),
+		createImage: connect.NewClient[v1.CreateImageRequest, v1.Image](
+			httpClient,
+			baseURL+StorageServiceCreateImageProcedure,
+			connect.WithSchema(storageServiceMethods.ByName("CreateImage")),
+			connect.WithClientOptions(opts...),
+		),
+		updateImage: connect.NewClient[v1.UpdateImageRequest, v1.Image](
+			httpClient,
+			baseURL+StorageServiceUpdateImageProcedure,
+			connect.WithSchema(storageServiceMethods.ByName("UpdateImage")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteImage: connect.NewClient[v1.DeleteImageRequest, emptypb.Empty](
+			httpClient,
+			baseURL+StorageServiceDeleteImageProcedure,
+			connect.WithSchema(storageServiceMethods.ByName("DeleteImage")),
+			connect.WithClientOptions(opts...),
+		),
 		createImageSnapshot: connect.NewClient[v1.CreateImageSnapshotRequest, v1.Image_Snapshot](
 			httpClient,
 			baseURL+StorageServiceCreateImageSnapshotProcedure,
@@ -120,12 +173,6 @@ func NewStorageServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(storageServiceMethods.ByName("RollbackImageSnapshot")),
 			connect.WithClientOptions(opts...),
 		),
-		listImages: connect.NewClient[v1.ListImagesRequest, v1.ListImagesResponse](
-			httpClient,
-			baseURL+StorageServiceListImagesProcedure,
-			connect.WithSchema(storageServiceMethods.ByName("ListImages")),
-			connect.WithClientOptions(opts...),
-		),
 		listImageSnapshots: connect.NewClient[v1.ListImageSnapshotsRequest, v1.ListImageSnapshotsResponse](
 			httpClient,
 			baseURL+StorageServiceListImageSnapshotsProcedure,
@@ -137,13 +184,42 @@ func NewStorageServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 
 // storageServiceClient implements StorageServiceClient.
 type storageServiceClient struct {
+	listPools              *connect.Client[v1.ListPoolsRequest, v1.ListPoolsResponse]
+	listImages             *connect.Client[v1.ListImagesRequest, v1.ListImagesResponse]
+	createImage            *connect.Client[v1.CreateImageRequest, v1.Image]
+	updateImage            *connect.Client[v1.UpdateImageRequest, v1.Image]
+	deleteImage            *connect.Client[v1.DeleteImageRequest, emptypb.Empty]
 	createImageSnapshot    *connect.Client[v1.CreateImageSnapshotRequest, v1.Image_Snapshot]
 	deleteImageSnapshot    *connect.Client[v1.DeleteImageSnapshotRequest, emptypb.Empty]
 	protectImageSnapshot   *connect.Client[v1.ProtectImageSnapshotRequest, emptypb.Empty]
 	unprotectImageSnapshot *connect.Client[v1.UnprotectImageSnapshotRequest, emptypb.Empty]
 	rollbackImageSnapshot  *connect.Client[v1.RollbackImageSnapshotRequest, emptypb.Empty]
-	listImages             *connect.Client[v1.ListImagesRequest, v1.ListImagesResponse]
 	listImageSnapshots     *connect.Client[v1.ListImageSnapshotsRequest, v1.ListImageSnapshotsResponse]
+}
+
+// ListPools calls otterscale.storage.v1.StorageService.ListPools.
+func (c *storageServiceClient) ListPools(ctx context.Context, req *connect.Request[v1.ListPoolsRequest]) (*connect.Response[v1.ListPoolsResponse], error) {
+	return c.listPools.CallUnary(ctx, req)
+}
+
+// ListImages calls otterscale.storage.v1.StorageService.ListImages.
+func (c *storageServiceClient) ListImages(ctx context.Context, req *connect.Request[v1.ListImagesRequest]) (*connect.Response[v1.ListImagesResponse], error) {
+	return c.listImages.CallUnary(ctx, req)
+}
+
+// CreateImage calls otterscale.storage.v1.StorageService.CreateImage.
+func (c *storageServiceClient) CreateImage(ctx context.Context, req *connect.Request[v1.CreateImageRequest]) (*connect.Response[v1.Image], error) {
+	return c.createImage.CallUnary(ctx, req)
+}
+
+// UpdateImage calls otterscale.storage.v1.StorageService.UpdateImage.
+func (c *storageServiceClient) UpdateImage(ctx context.Context, req *connect.Request[v1.UpdateImageRequest]) (*connect.Response[v1.Image], error) {
+	return c.updateImage.CallUnary(ctx, req)
+}
+
+// DeleteImage calls otterscale.storage.v1.StorageService.DeleteImage.
+func (c *storageServiceClient) DeleteImage(ctx context.Context, req *connect.Request[v1.DeleteImageRequest]) (*connect.Response[emptypb.Empty], error) {
+	return c.deleteImage.CallUnary(ctx, req)
 }
 
 // CreateImageSnapshot calls otterscale.storage.v1.StorageService.CreateImageSnapshot.
@@ -171,11 +247,6 @@ func (c *storageServiceClient) RollbackImageSnapshot(ctx context.Context, req *c
 	return c.rollbackImageSnapshot.CallUnary(ctx, req)
 }
 
-// ListImages calls otterscale.storage.v1.StorageService.ListImages.
-func (c *storageServiceClient) ListImages(ctx context.Context, req *connect.Request[v1.ListImagesRequest]) (*connect.Response[v1.ListImagesResponse], error) {
-	return c.listImages.CallUnary(ctx, req)
-}
-
 // ListImageSnapshots calls otterscale.storage.v1.StorageService.ListImageSnapshots.
 func (c *storageServiceClient) ListImageSnapshots(ctx context.Context, req *connect.Request[v1.ListImageSnapshotsRequest]) (*connect.Response[v1.ListImageSnapshotsResponse], error) {
 	return c.listImageSnapshots.CallUnary(ctx, req)
@@ -183,6 +254,18 @@ func (c *storageServiceClient) ListImageSnapshots(ctx context.Context, req *conn
 
 // StorageServiceHandler is an implementation of the otterscale.storage.v1.StorageService service.
 type StorageServiceHandler interface {
+	// ListPools answers the cluster's pools, or those enabled for one
+	// application, with Ceph's own figures.
+	ListPools(context.Context, *connect.Request[v1.ListPoolsRequest]) (*connect.Response[v1.ListPoolsResponse], error)
+	// ListImages answers every RBD image of every pool, snapshots included.
+	ListImages(context.Context, *connect.Request[v1.ListImagesRequest]) (*connect.Response[v1.ListImagesResponse], error)
+	// CreateImage creates an RBD image and answers with it as Ceph reports it.
+	CreateImage(context.Context, *connect.Request[v1.CreateImageRequest]) (*connect.Response[v1.Image], error)
+	// UpdateImage resizes an image to quota_bytes; shrinking needs
+	// allow_shrink and an image nobody uses.
+	UpdateImage(context.Context, *connect.Request[v1.UpdateImageRequest]) (*connect.Response[v1.Image], error)
+	// DeleteImage deletes an image that has no snapshots, clones or users.
+	DeleteImage(context.Context, *connect.Request[v1.DeleteImageRequest]) (*connect.Response[emptypb.Empty], error)
 	// CreateImageSnapshot creates a snapshot and answers with it: not
 	// protected, the image's size, and as used_bytes what the image's head
 	// held over the newest snapshot just before the create (a write landing
@@ -192,8 +275,6 @@ type StorageServiceHandler interface {
 	ProtectImageSnapshot(context.Context, *connect.Request[v1.ProtectImageSnapshotRequest]) (*connect.Response[emptypb.Empty], error)
 	UnprotectImageSnapshot(context.Context, *connect.Request[v1.UnprotectImageSnapshotRequest]) (*connect.Response[emptypb.Empty], error)
 	RollbackImageSnapshot(context.Context, *connect.Request[v1.RollbackImageSnapshotRequest]) (*connect.Response[emptypb.Empty], error)
-	// ListImages answers every RBD image of every pool, snapshots included.
-	ListImages(context.Context, *connect.Request[v1.ListImagesRequest]) (*connect.Response[v1.ListImagesResponse], error)
 	// ListImageSnapshots answers one image's snapshots, oldest first, so that
 	// clients need not list every image of every pool.
 	ListImageSnapshots(context.Context, *connect.Request[v1.ListImageSnapshotsRequest]) (*connect.Response[v1.ListImageSnapshotsResponse], error)
@@ -206,6 +287,36 @@ type StorageServiceHandler interface {
 // and JSON codecs. They also support gzip compression.
 func NewStorageServiceHandler(svc StorageServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
 	storageServiceMethods := v1.File_otterscale_storage_v1_storage_proto.Services().ByName("StorageService").Methods()
+	storageServiceListPoolsHandler := connect.NewUnaryHandler(
+		StorageServiceListPoolsProcedure,
+		svc.ListPools,
+		connect.WithSchema(storageServiceMethods.ByName("ListPools")),
+		connect.WithHandlerOptions(opts...),
+	)
+	storageServiceListImagesHandler := connect.NewUnaryHandler(
+		StorageServiceListImagesProcedure,
+		svc.ListImages,
+		connect.WithSchema(storageServiceMethods.ByName("ListImages")),
+		connect.WithHandlerOptions(opts...),
+	)
+	storageServiceCreateImageHandler := connect.NewUnaryHandler(
+		StorageServiceCreateImageProcedure,
+		svc.CreateImage,
+		connect.WithSchema(storageServiceMethods.ByName("CreateImage")),
+		connect.WithHandlerOptions(opts...),
+	)
+	storageServiceUpdateImageHandler := connect.NewUnaryHandler(
+		StorageServiceUpdateImageProcedure,
+		svc.UpdateImage,
+		connect.WithSchema(storageServiceMethods.ByName("UpdateImage")),
+		connect.WithHandlerOptions(opts...),
+	)
+	storageServiceDeleteImageHandler := connect.NewUnaryHandler(
+		StorageServiceDeleteImageProcedure,
+		svc.DeleteImage,
+		connect.WithSchema(storageServiceMethods.ByName("DeleteImage")),
+		connect.WithHandlerOptions(opts...),
+	)
 	storageServiceCreateImageSnapshotHandler := connect.NewUnaryHandler(
 		StorageServiceCreateImageSnapshotProcedure,
 		svc.CreateImageSnapshot,
@@ -236,12 +347,6 @@ func NewStorageServiceHandler(svc StorageServiceHandler, opts ...connect.Handler
 		connect.WithSchema(storageServiceMethods.ByName("RollbackImageSnapshot")),
 		connect.WithHandlerOptions(opts...),
 	)
-	storageServiceListImagesHandler := connect.NewUnaryHandler(
-		StorageServiceListImagesProcedure,
-		svc.ListImages,
-		connect.WithSchema(storageServiceMethods.ByName("ListImages")),
-		connect.WithHandlerOptions(opts...),
-	)
 	storageServiceListImageSnapshotsHandler := connect.NewUnaryHandler(
 		StorageServiceListImageSnapshotsProcedure,
 		svc.ListImageSnapshots,
@@ -250,6 +355,16 @@ func NewStorageServiceHandler(svc StorageServiceHandler, opts ...connect.Handler
 	)
 	return "/otterscale.storage.v1.StorageService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
+		case StorageServiceListPoolsProcedure:
+			storageServiceListPoolsHandler.ServeHTTP(w, r)
+		case StorageServiceListImagesProcedure:
+			storageServiceListImagesHandler.ServeHTTP(w, r)
+		case StorageServiceCreateImageProcedure:
+			storageServiceCreateImageHandler.ServeHTTP(w, r)
+		case StorageServiceUpdateImageProcedure:
+			storageServiceUpdateImageHandler.ServeHTTP(w, r)
+		case StorageServiceDeleteImageProcedure:
+			storageServiceDeleteImageHandler.ServeHTTP(w, r)
 		case StorageServiceCreateImageSnapshotProcedure:
 			storageServiceCreateImageSnapshotHandler.ServeHTTP(w, r)
 		case StorageServiceDeleteImageSnapshotProcedure:
@@ -260,8 +375,6 @@ func NewStorageServiceHandler(svc StorageServiceHandler, opts ...connect.Handler
 			storageServiceUnprotectImageSnapshotHandler.ServeHTTP(w, r)
 		case StorageServiceRollbackImageSnapshotProcedure:
 			storageServiceRollbackImageSnapshotHandler.ServeHTTP(w, r)
-		case StorageServiceListImagesProcedure:
-			storageServiceListImagesHandler.ServeHTTP(w, r)
 		case StorageServiceListImageSnapshotsProcedure:
 			storageServiceListImageSnapshotsHandler.ServeHTTP(w, r)
 		default:
@@ -272,6 +385,26 @@ func NewStorageServiceHandler(svc StorageServiceHandler, opts ...connect.Handler
 
 // UnimplementedStorageServiceHandler returns CodeUnimplemented from all methods.
 type UnimplementedStorageServiceHandler struct{}
+
+func (UnimplementedStorageServiceHandler) ListPools(context.Context, *connect.Request[v1.ListPoolsRequest]) (*connect.Response[v1.ListPoolsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("otterscale.storage.v1.StorageService.ListPools is not implemented"))
+}
+
+func (UnimplementedStorageServiceHandler) ListImages(context.Context, *connect.Request[v1.ListImagesRequest]) (*connect.Response[v1.ListImagesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("otterscale.storage.v1.StorageService.ListImages is not implemented"))
+}
+
+func (UnimplementedStorageServiceHandler) CreateImage(context.Context, *connect.Request[v1.CreateImageRequest]) (*connect.Response[v1.Image], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("otterscale.storage.v1.StorageService.CreateImage is not implemented"))
+}
+
+func (UnimplementedStorageServiceHandler) UpdateImage(context.Context, *connect.Request[v1.UpdateImageRequest]) (*connect.Response[v1.Image], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("otterscale.storage.v1.StorageService.UpdateImage is not implemented"))
+}
+
+func (UnimplementedStorageServiceHandler) DeleteImage(context.Context, *connect.Request[v1.DeleteImageRequest]) (*connect.Response[emptypb.Empty], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("otterscale.storage.v1.StorageService.DeleteImage is not implemented"))
+}
 
 func (UnimplementedStorageServiceHandler) CreateImageSnapshot(context.Context, *connect.Request[v1.CreateImageSnapshotRequest]) (*connect.Response[v1.Image_Snapshot], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("otterscale.storage.v1.StorageService.CreateImageSnapshot is not implemented"))
@@ -291,10 +424,6 @@ func (UnimplementedStorageServiceHandler) UnprotectImageSnapshot(context.Context
 
 func (UnimplementedStorageServiceHandler) RollbackImageSnapshot(context.Context, *connect.Request[v1.RollbackImageSnapshotRequest]) (*connect.Response[emptypb.Empty], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("otterscale.storage.v1.StorageService.RollbackImageSnapshot is not implemented"))
-}
-
-func (UnimplementedStorageServiceHandler) ListImages(context.Context, *connect.Request[v1.ListImagesRequest]) (*connect.Response[v1.ListImagesResponse], error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("otterscale.storage.v1.StorageService.ListImages is not implemented"))
 }
 
 func (UnimplementedStorageServiceHandler) ListImageSnapshots(context.Context, *connect.Request[v1.ListImageSnapshotsRequest]) (*connect.Response[v1.ListImageSnapshotsResponse], error) {
