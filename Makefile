@@ -163,18 +163,24 @@ system-deps: ## install the Debian packages the tests and the demo need (Ceph, g
 # The browser test (test/browser) runs a page in Debian's Chromium with the
 # npm packages its package-lock.json pins (playwright-core downloads no
 # browser) and the TypeScript client protoc-gen-es generates from proto/
-# (into test/browser/gen, git-ignored). Each step reruns only when its
-# inputs changed.
+# (into test/browser/gen, git-ignored), and the one it generates from
+# upstream's final schema, test/e2e/testdata/upstream, as OtterScale's web UI
+# has it (into test/browser/gen-upstream, git-ignored). Each step reruns only
+# when its inputs changed.
 BROWSER_DIR := test/browser
 BROWSER_NPM := $(BROWSER_DIR)/node_modules/.package-lock.json
 BROWSER_GEN := $(BROWSER_DIR)/gen/.generated
+BROWSER_GEN_UPSTREAM := $(BROWSER_DIR)/gen-upstream/.generated
 .PHONY: browser-deps
-browser-deps: $(BROWSER_NPM) $(BROWSER_GEN) ## npm packages and the generated TypeScript client for the browser test
+browser-deps: $(BROWSER_NPM) $(BROWSER_GEN) $(BROWSER_GEN_UPSTREAM) ## npm packages and the generated TypeScript client for the browser test
 $(BROWSER_NPM): $(BROWSER_DIR)/package-lock.json
 	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund
 	@touch $@
 $(BROWSER_GEN): $(BUF) $(BROWSER_NPM) $(BROWSER_DIR)/buf.gen.yaml $(wildcard proto/otterscale/*/v1/*.proto)
 	cd $(BROWSER_DIR) && $(BUF) generate
+	@touch $@
+$(BROWSER_GEN_UPSTREAM): $(BUF) $(BROWSER_NPM) $(BROWSER_DIR)/buf.gen.upstream.yaml $(wildcard test/e2e/testdata/upstream/buf.yaml test/e2e/testdata/upstream/otterscale/*/v1/*.proto)
+	cd $(BROWSER_DIR) && $(BUF) generate --template buf.gen.upstream.yaml
 	@touch $@
 
 .PHONY: test

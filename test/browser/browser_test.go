@@ -40,7 +40,7 @@ const (
 func TestPageCreatesAndFollowsImportThroughProxy(t *testing.T) {
 	tl := requireBrowser(t)
 	f := setup(t)
-	origin := servePage(t, bundle(t))
+	origin := servePage(t, bundle(t, "page.ts"))
 	px := serveProxy(t, f.services, origin)
 	// Set-up A (CDI without a CSI driver): the DataVolume's own claim binds
 	// when the import is scheduled, which the page shows.
@@ -186,7 +186,7 @@ func checkWire(t *testing.T, p *page) {
 func TestPageFromOriginNotAllowedIsBlocked(t *testing.T) {
 	tl := requireBrowser(t)
 	f := setup(t)
-	origin := servePage(t, bundle(t))
+	origin := servePage(t, bundle(t, "page.ts"))
 	const allowed = "http://localhost:5173"
 	if origin == allowed {
 		t.Fatalf("the page's origin %s is the allowed one", origin)
@@ -261,6 +261,8 @@ func requestedBytes(dv *cdiv1.DataVolume) int64 {
 type rbdSnapshot struct {
 	Name string `json:"name"`
 	Size int64  `json:"size"`
+	// "true" or "false", a string in the releases seen so far
+	Protected json.RawMessage `json:"protected"`
 }
 
 // rbdSnapshots lists the test image's snapshots with the rbd CLI.

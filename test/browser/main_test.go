@@ -56,9 +56,10 @@ type tools struct {
 }
 
 // requireBrowser finds node, Chromium and the npm packages with the
-// generated client (`make browser-deps`), or skips t saying what is
-// missing; in CI (CI=true) a missing one fails t instead.
-func requireBrowser(t *testing.T) tools {
+// generated client (`make browser-deps`) and the other generated files the
+// test needs (paths under test/browser), or skips t saying what is missing;
+// in CI (CI=true) a missing one fails t instead.
+func requireBrowser(t *testing.T, generated ...string) tools {
 	t.Helper()
 	var missing []string
 	var tl tools
@@ -70,7 +71,7 @@ func requireBrowser(t *testing.T) tools {
 	if tl.chromium, err = exec.LookPath(chromium); err != nil {
 		missing = append(missing, chromium+" (`apt-get install chromium`, or `make system-deps`)")
 	}
-	for _, f := range []string{"node_modules/playwright-core/package.json", "node_modules/.bin/esbuild", "gen/otterscale/instance/v1/instance_pb.ts"} {
+	for _, f := range append([]string{"node_modules/playwright-core/package.json", "node_modules/.bin/esbuild", "gen/otterscale/instance/v1/instance_pb.ts"}, generated...) {
 		if _, err := os.Stat(f); err != nil {
 			missing = append(missing, fmt.Sprintf("test/browser/%s (`make browser-deps` installs the npm packages and generates the client)", f))
 			break
@@ -87,16 +88,17 @@ func requireBrowser(t *testing.T) tools {
 	return tl
 }
 
-// bundle builds page.ts and the generated client into one script with
-// esbuild, next to the HTML page that loads it, and returns the directory.
-// It is built for each test, so the page never runs stale.
-func bundle(t *testing.T) string {
+// bundle builds entry (page.ts, webui.ts) and the generated client it
+// imports into one script with esbuild, next to the HTML page that loads it,
+// and returns the directory. It is built for each test, so the page never
+// runs stale.
+func bundle(t *testing.T, entry string) string {
 	t.Helper()
 	dir := t.TempDir()
-	out, err := exec.CommandContext(t.Context(), "node_modules/.bin/esbuild", "page.ts", "--bundle", "--format=esm",
+	out, err := exec.CommandContext(t.Context(), "node_modules/.bin/esbuild", entry, "--bundle", "--format=esm",
 		"--target=es2022", "--log-level=warning", "--outfile="+filepath.Join(dir, "page.js")).CombinedOutput()
 	if err != nil {
-		t.Fatalf("bundle page.ts: %v\n%s", err, out)
+		t.Fatalf("bundle %s: %v\n%s", entry, err, out)
 	}
 	html := `<!doctype html>
 <html><head><meta charset="utf-8"><title>OtterScale proxy browser test</title>
@@ -114,13 +116,61 @@ func bundle(t *testing.T) string {
 // dev server runs, on another origin than the proxy's 127.0.0.1.
 func servePage(t *testing.T, dir string) string {
 	t.Helper()
-	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	origin, _ := serveGatedPage(t, dir)
+	return origin
+}
+
+// serveGatedPage is servePage with the page's gates: a page that waits
+// for the test GETs /gate?call=NAME, which answers once the test opens
+// the gate NAME (or after a minute, with 504).
+func serveGatedPage(t *testing.T, dir string) (string, *gates) {
+	t.Helper()
+	g := &gates{open: map[string]chan struct{}{}}
+	mux := http.NewServeMux()
+	mux.Handle("/", http.FileServer(http.Dir(dir)))
+	mux.HandleFunc("GET /gate", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-g.gate(r.URL.Query().Get("call")):
+			w.WriteHeader(http.StatusNoContent)
+		case <-r.Context().Done():
+		case <-time.After(time.Minute):
+			w.WriteHeader(http.StatusGatewayTimeout)
+		}
+	})
+	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	_, port, err := net.SplitHostPort(srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return "http://localhost:" + port
+	return "http://localhost:" + port, g
+}
+
+// gates are where the page waits for the test, by name.
+type gates struct {
+	mu   sync.Mutex
+	open map[string]chan struct{}
+}
+
+func (g *gates) gate(name string) chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c, ok := g.open[name]
+	if !ok {
+		c = make(chan struct{})
+		g.open[name] = c
+	}
+	return c
+}
+
+// release lets the page past the gate name, now and from now on.
+func (g *gates) release(name string) {
+	c := g.gate(name)
+	select {
+	case <-c:
+	default:
+		close(c)
+	}
 }
 
 // running is the proxy serving on a loopback port.
@@ -251,6 +301,17 @@ type step struct {
 	Phase      string `json:"phase,omitempty"`
 	Progress   string `json:"progress,omitempty"`
 	Claim      string `json:"claim,omitempty"`
+
+	// webui.ts: "ok" (with Call) and what the call showed
+	Label          string           `json:"label,omitempty"`
+	Filter         string           `json:"filter,omitempty"`
+	SourceTypeName string           `json:"sourceTypeName,omitempty"`
+	BootImage      bool             `json:"bootImage,omitempty"`
+	Pool           string           `json:"pool,omitempty"`
+	Items          []listedVolume   `json:"items,omitempty"`
+	Images         []listedImage    `json:"images,omitempty"`
+	Pools          []listedPool     `json:"pools,omitempty"`
+	Snapshots      []listedSnapshot `json:"snapshots,omitempty"`
 
 	// "request", "response", "requestfailed", "console", "pageerror"
 	Method      string `json:"method,omitempty"`
