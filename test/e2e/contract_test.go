@@ -361,6 +361,30 @@ func TestUpstreamClientContract(t *testing.T) {
 				t.Errorf("ListImages lacks contract-img: %v", images)
 			}
 			call(storage, "DeleteImageSnapshot", "otterscale.storage.v1.DeleteImageSnapshotRequest", snap, "google.protobuf.Empty")
+
+			// The block-device page's pools and image actions.
+			pools := call(storage, "ListPools", "otterscale.storage.v1.ListPoolsRequest", `{"application":"APPLICATION_BLOCK"}`, "otterscale.storage.v1.ListPoolsResponse")
+			rbdPool := false
+			ps := list(pools.ProtoReflect(), "pools")
+			for i := range ps.Len() {
+				pool := ps.Get(i).Message()
+				if str(pool, "name") == "rbd" {
+					rbdPool = enumName(pool, "type") == "TYPE_REPLICATED"
+				}
+			}
+			if !rbdPool {
+				t.Errorf("ListPools APPLICATION_BLOCK lacks the replicated pool rbd: %v", pools)
+			}
+			img := fmt.Sprintf(`{"poolName":"rbd","imageName":%q`, n("img"))
+			created := call(storage, "CreateImage", "otterscale.storage.v1.CreateImageRequest", img+`,"quotaBytes":"16777216","layering":true}`, "otterscale.storage.v1.Image")
+			grown := call(storage, "UpdateImage", "otterscale.storage.v1.UpdateImageRequest", img+`,"quotaBytes":"33554432"}`, "otterscale.storage.v1.Image")
+			if str(created.ProtoReflect(), "name") != n("img") || grown.ProtoReflect().Get(grown.Descriptor().Fields().ByName("quota_bytes")).Uint() != 32<<20 {
+				t.Errorf("CreateImage answered %v, UpdateImage %v", created, grown)
+			}
+			call(storage, "DeleteImage", "otterscale.storage.v1.DeleteImageRequest", img+`}`, "google.protobuf.Empty")
+			if out, err := c.RBD(ctx, "ls", "rbd"); err != nil || strings.Contains(string(out), n("img")) {
+				t.Errorf("rbd ls after DeleteImage: %v\n%s", err, out)
+			}
 			if out, err := c.RBD(ctx, "snap", "ls", "rbd/contract-img"); err != nil || strings.Contains(string(out), n("snap")) {
 				t.Errorf("rbd snap ls after DeleteImageSnapshot: %v\n%s", err, out)
 			}
