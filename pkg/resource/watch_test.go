@@ -154,3 +154,34 @@ func TestWatchAcrossRestart(t *testing.T) {
 	f.createDataVolume(t, "b")
 	e.want(t, resourcev1.WatchEvent_TYPE_ADDED, "b")
 }
+
+// A caller's own version that has expired ends the stream with a
+// TYPE_ERROR event carrying the API server's 410 Status, for the caller
+// to list again, as a Kubernetes watch does.
+func TestWatchExpiredVersion(t *testing.T) {
+	f := setup(t)
+	for _, p := range protocols {
+		t.Run(p, func(t *testing.T) {
+			e := watchDataVolumes(t.Context(), t, f.clients[p], f.ns, "1")
+			ev := e.next(t)
+			if ev.GetType() != resourcev1.WatchEvent_TYPE_ERROR {
+				t.Fatalf("got %s, want TYPE_ERROR", ev.GetType())
+			}
+			st := ev.GetResource().GetObject().AsMap()
+			if st["kind"] != "Status" || st["code"] != float64(410) {
+				t.Errorf("error event carries %v", st)
+			}
+			select {
+			case _, ok := <-e.ch:
+				if ok {
+					t.Error("the stream went on after TYPE_ERROR")
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("the stream did not end after TYPE_ERROR")
+			}
+			if err := <-e.done; err != nil {
+				t.Errorf("the stream ended with %v, want OK", err)
+			}
+		})
+	}
+}
