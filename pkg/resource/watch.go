@@ -3,6 +3,7 @@ package resource
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"connectrpc.com/connect"
 	"github.com/go-logr/logr"
@@ -75,12 +76,40 @@ func (w *watcher) WatchWithContext(ctx context.Context, opts metav1.ListOptions)
 	if err != nil {
 		return nil, err
 	}
-	return watch.Filter(wi, func(ev watch.Event) (watch.Event, bool) {
+	b := &bookmarks{in: wi, out: make(chan watch.Event), stop: make(chan struct{})}
+	go b.loop()
+	return b, nil
+}
+
+// bookmarks wraps bookmarks as a bookmark MODIFIED. Not watch.Filter: its
+// goroutine blocks for ever on an event it holds when the reader stops
+// (a goroutine leaked per watch, seen in the proxy's soak).
+type bookmarks struct {
+	in   watch.Interface
+	out  chan watch.Event
+	stop chan struct{}
+	once sync.Once
+}
+
+func (b *bookmarks) ResultChan() <-chan watch.Event { return b.out }
+
+func (b *bookmarks) Stop() {
+	b.once.Do(func() { close(b.stop) })
+	b.in.Stop()
+}
+
+func (b *bookmarks) loop() {
+	defer close(b.out)
+	for ev := range b.in.ResultChan() {
 		if u, ok := ev.Object.(*unstructured.Unstructured); ok && ev.Type == watch.Bookmark {
-			return watch.Event{Type: watch.Modified, Object: &bookmark{u}}, true
+			ev = watch.Event{Type: watch.Modified, Object: &bookmark{u}}
 		}
-		return ev, true
-	}), nil
+		select {
+		case b.out <- ev:
+		case <-b.stop:
+			return
+		}
+	}
 }
 
 func (w *watcher) run(ctx context.Context, rv string) error {

@@ -3,6 +3,10 @@ package resource_test
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -184,4 +188,60 @@ func TestWatchExpiredVersion(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Watches that end leave no goroutine behind: the second of two rounds of
+// 30 streams ends with as many as the first did (watch.Filter, once used
+// here, kept one per watch).
+func TestWatchLeavesNoGoroutines(t *testing.T) {
+	f := setup(t)
+	f.createDataVolume(t, "x")
+	g, v, r := dataVolumes.Group, dataVolumes.Version, dataVolumes.Resource
+	round := func() int {
+		ctx, cancel := context.WithCancel(t.Context())
+		var wg sync.WaitGroup
+		var opened sync.WaitGroup
+		for i := range 30 {
+			opened.Add(1)
+			wg.Go(func() {
+				s, err := f.clients[protocols[i%len(protocols)]].Watch(ctx, connect.NewRequest(&resourcev1.WatchRequest{Group: &g, Version: &v, Resource: &r, Namespace: &f.ns}))
+				opened.Done()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for s.Receive() {
+				}
+				_ = s.Close()
+			})
+		}
+		opened.Wait()
+		time.Sleep(time.Second) // every watch under way
+		cancel()
+		wg.Wait()
+		http1.CloseIdleConnections()
+		h2c.CloseIdleConnections()
+		return settledGoroutines()
+	}
+	first := round()
+	if second := round(); second > first+5 {
+		var stacks strings.Builder
+		_ = pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+		t.Errorf("goroutines grew from %d to %d after the second round:\n%s", first, second, stacks.String())
+	}
+}
+
+// settledGoroutines waits until the goroutine count holds still for a
+// second (at most 10 s) and answers it.
+func settledGoroutines() int {
+	last, same := runtime.NumGoroutine(), 0
+	for deadline := time.Now().Add(10 * time.Second); same < 4 && time.Now().Before(deadline); {
+		time.Sleep(250 * time.Millisecond)
+		if n := runtime.NumGoroutine(); n == last {
+			same++
+		} else {
+			last, same = n, 0
+		}
+	}
+	return last
 }
