@@ -184,6 +184,7 @@ func (o *ProxyOptions) banner(addr net.Addr) {
 		fmt.Fprintln(o.ErrOut, ".")
 	}
 	fmt.Fprintf(o.Out, "Serving the OtterScale API on %s (Connect, gRPC, gRPC-Web; Ctrl-C stops)\n", base)
+	fmt.Fprintln(o.Out, "Services: ResourceService and LinkService/ListLinks (the current web UI), InstanceService and StorageService (the earlier one)")
 	if o.Upstream != "" {
 		fmt.Fprintf(o.Out, "Forwarding the procedures it does not serve to %s\n", o.Upstream)
 	}
