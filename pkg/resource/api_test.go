@@ -163,7 +163,17 @@ func TestSchemaDataVolume(t *testing.T) {
 		})
 	}
 	c := f.clients["connect+json"]
-	_, err := c.Schema(t.Context(), connect.NewRequest(&resourcev1.SchemaRequest{
+	// A core kind (group ""), from the API server's built-in OpenAPI.
+	cm, err := c.Schema(t.Context(), connect.NewRequest(&resourcev1.SchemaRequest{
+		Group: proto.String(""), Version: proto.String("v1"), Kind: proto.String("ConfigMap"),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dig(cm.Msg.GetSchema().AsMap(), "properties", "data", "type") != "object" {
+		t.Errorf("ConfigMap's schema: %v", keys(dig(cm.Msg.GetSchema().AsMap(), "properties")))
+	}
+	_, err = c.Schema(t.Context(), connect.NewRequest(&resourcev1.SchemaRequest{
 		Group: proto.String("cdi.kubevirt.io"), Version: proto.String("v1beta1"), Kind: proto.String("NoSuchKind"),
 	}))
 	wantCode(t, err, connect.CodeNotFound)
