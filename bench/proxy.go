@@ -28,11 +28,14 @@ import (
 
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1/instancev1connect"
+	resourcev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/resource/v1"
+	"github.com/otterscale/kubectl-otterscale/gen/otterscale/resource/v1/resourcev1connect"
 	"github.com/otterscale/kubectl-otterscale/internal/cdisim"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/instance"
 	"github.com/otterscale/kubectl-otterscale/pkg/proxy"
+	"github.com/otterscale/kubectl-otterscale/pkg/resource"
 )
 
 const (
@@ -151,7 +154,9 @@ type rpcClient struct {
 	protocol
 	transport *http.Transport
 	client    instancev1connect.InstanceServiceClient
-	sent      *atomic.Int64 // calls made, counted per server
+	// resource is the current web UI's service, over the same transport.
+	resource resourcev1connect.ResourceServiceClient
+	sent     *atomic.Int64 // calls made, counted per server
 }
 
 func newRPCClient(p protocol, baseURL string, sent *atomic.Int64) *rpcClient {
@@ -169,8 +174,92 @@ func newRPCClient(p protocol, baseURL string, sent *atomic.Int64) *rpcClient {
 		protocol:  p,
 		transport: t,
 		client:    instancev1connect.NewInstanceServiceClient(&http.Client{Transport: t}, baseURL, p.opts...),
+		resource:  resourcev1connect.NewResourceServiceClient(&http.Client{Transport: t}, baseURL, p.opts...),
 		sent:      sent,
 	}
+}
+
+// The benchmark's DataVolumes as the current web UI asks for them.
+var (
+	dvGroup, dvVersion, dvResource = "cdi.kubevirt.io", "v1beta1", "datavolumes"
+	dvNamespace                    = proxyNamespace
+)
+
+// listCaller calls ResourceService.List on the benchmark's namespace, as
+// every page of the current web UI does, and checks that the benchmark's
+// DataVolume is in the answer.
+func (c *rpcClient) listCaller() caller {
+	return caller{c.label + ", ResourceService.List", func(ctx context.Context) (*instancev1.DataVolume, error) {
+		c.sent.Add(1)
+		resp, err := c.resource.List(ctx, connect.NewRequest(&resourcev1.ListRequest{
+			Group: &dvGroup, Version: &dvVersion, Resource: &dvResource, Namespace: &dvNamespace,
+		}))
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range resp.Msg.GetItems() {
+			if name, _ := it.GetObject().AsMap()["metadata"].(map[string]any)["name"].(string); name == proxyDataVolume {
+				return nil, nil
+			}
+		}
+		return nil, fmt.Errorf("ResourceService.List answered %d DataVolumes, without %s", len(resp.Msg.GetItems()), proxyDataVolume)
+	}}
+}
+
+// soakWatches are the ResourceService.Watch streams open on each server
+// through the soak, as many browser tabs of the current web UI keep.
+const soakWatches = 30
+
+// watchers open soakWatches Watch streams, client i speaking protocol i mod
+// 3; each must first see the benchmark's DataVolume ADDED and then stay
+// open without an error until stop, after which it must end cleanly.
+type watchers struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errs   errorCount
+	opened atomic.Int64
+}
+
+func startWatchers(ctx context.Context, cs []*rpcClient) *watchers {
+	ctx, cancel := context.WithCancel(ctx)
+	w := &watchers{cancel: cancel}
+	for i := range soakWatches {
+		c := cs[i%len(cs)]
+		w.wg.Go(func() {
+			c.sent.Add(1)
+			w.opened.Add(1)
+			stream, err := c.resource.Watch(ctx, connect.NewRequest(&resourcev1.WatchRequest{
+				Group: &dvGroup, Version: &dvVersion, Resource: &dvResource, Namespace: &dvNamespace,
+			}))
+			if err != nil {
+				w.errs.add(err)
+				return
+			}
+			defer func() { _ = stream.Close() }()
+			added := false
+			for stream.Receive() {
+				ev := stream.Msg()
+				if ev.GetType() == resourcev1.WatchEvent_TYPE_ADDED {
+					added = true
+				}
+			}
+			switch {
+			case ctx.Err() == nil:
+				w.errs.add(fmt.Errorf("ResourceService.Watch (%s) ended before the soak did: %v", c.label, stream.Err()))
+			case !added:
+				w.errs.add(fmt.Errorf("ResourceService.Watch (%s) never sent the DataVolume", c.label))
+			case stream.Err() != nil && connect.CodeOf(stream.Err()) != connect.CodeCanceled:
+				w.errs.add(fmt.Errorf("ResourceService.Watch (%s): %w", c.label, stream.Err()))
+			}
+		})
+	}
+	return w
+}
+
+// stop ends the streams and waits for them.
+func (w *watchers) stop() {
+	w.cancel()
+	w.wg.Wait()
 }
 
 func (c *rpcClient) caller() caller {
@@ -193,6 +282,9 @@ func call(ctx context.Context, c caller, want *instancev1.DataVolume) (time.Dura
 	d := time.Since(start)
 	if err != nil {
 		return d, err
+	}
+	if msg == nil {
+		return d, nil // a ResourceService call, checked by its caller
 	}
 	if !proto.Equal(msg, want) {
 		return d, fmt.Errorf("the answer differs from the in-process one: %v", msg)
@@ -484,8 +576,11 @@ func quantile(s []time.Duration, q float64) time.Duration {
 // soakTarget is one server of the soak.
 type soakTarget struct {
 	label         string
-	calls, errors int
+	calls, errors int // errors include the watches'
 	firstErr      string
+	// ResourceService.Watch streams held open through the soak, and those
+	// that failed.
+	watches, watchErrors int
 }
 
 // soakResult is what the soak measured.
@@ -526,7 +621,8 @@ func (s soakResult) rssOK() bool {
 // read from /proc.
 func runSoak(ctx context.Context, child *proxyChild, childSent *atomic.Int64, flags *genericclioptions.ConfigFlags, o proxyOptions, want *instancev1.DataVolume) (res soakResult, err error) {
 	res.seconds, res.clients = o.soakSeconds, o.soakClients
-	srv, err := proxy.NewServer(proxy.Services{Instance: instance.New(unthrottled(flags))}, proxy.Options{Port: 0})
+	kc := unthrottled(flags)
+	srv, err := proxy.NewServer(proxy.Services{Instance: instance.New(kc), Resource: resource.New(kc)}, proxy.Options{Port: 0})
 	if err != nil {
 		return res, err
 	}
@@ -593,7 +689,14 @@ func runSoak(ctx context.Context, child *proxyChild, childSent *atomic.Int64, fl
 	sampler := startSampler(child.pid)
 	start := time.Now()
 	end := start.Add(time.Duration(o.soakSeconds) * time.Second)
+	watches := make([]*watchers, len(clients))
+	for t := range clients {
+		watches[t] = startWatchers(ctx, clients[t])
+	}
 	calls, counts = swarm(ctx, clients, o.soakClients, time.Until(end), want)
+	for _, w := range watches {
+		w.stop()
+	}
 	samples, err := sampler.finish()
 	if err != nil {
 		return res, err
@@ -602,7 +705,13 @@ func runSoak(ctx context.Context, child *proxyChild, childSent *atomic.Int64, fl
 		return res, ctx.Err()
 	}
 	for t, target := range targets {
-		res.targets = append(res.targets, soakTarget{label: target.label, calls: int(calls[t]), errors: counts[t].n, firstErr: counts[t].first})
+		st := soakTarget{label: target.label, calls: int(calls[t]), errors: counts[t].n, firstErr: counts[t].first,
+			watches: int(watches[t].opened.Load()), watchErrors: watches[t].errs.n}
+		if st.firstErr == "" {
+			st.firstErr = watches[t].errs.first
+		}
+		st.errors += st.watchErrors
+		res.targets = append(res.targets, st)
 	}
 	res.peak = peakRSS(samples).rss
 	third := start.Add(time.Duration(o.soakSeconds) * time.Second / 3)
@@ -634,7 +743,13 @@ func swarm(ctx context.Context, clients [][]*rpcClient, n int, d time.Duration, 
 	var wg sync.WaitGroup
 	for t, cs := range clients {
 		for i := range n {
+			// Every fourth client calls ResourceService.List, as the
+			// current web UI does on every page; the others
+			// GetDataVolume, as the earlier one did.
 			c := cs[i%len(cs)].caller()
+			if i%4 == 3 {
+				c = cs[i%len(cs)].listCaller()
+			}
 			wg.Go(func() {
 				for ctx.Err() == nil && time.Now().Before(end) {
 					calls[t].Add(1)
@@ -977,10 +1092,11 @@ func proxySection(w io.Writer, p proxyResult) {
 
 	s := p.soak
 	fmt.Fprintf(w, "Proxy soak: %d s, %d clients of each server at once, protocols mixed (client i speaks protocol i mod 3),\n", s.seconds, s.clients)
+	fmt.Fprintf(w, "  every fourth calling ResourceService.List and the others GetDataVolume, with %d ResourceService.Watch streams open on each,\n", soakWatches)
 	fmt.Fprintf(w, "  after %s of the same load, uncounted, so that \"before\" holds what that load needs\n", soakWarmup)
-	fmt.Fprintf(w, "  server\t    calls\t  calls/s\t   errors\n")
+	fmt.Fprintf(w, "  server\t    calls\t  calls/s\t  watches\t   errors\n")
 	for _, t := range s.targets {
-		fmt.Fprintf(w, "  %s\t%9d\t%9.1f\t%9d\t%s\n", t.label, t.calls, float64(t.calls)/float64(s.seconds), t.errors, failMark(t.errors))
+		fmt.Fprintf(w, "  %s\t%9d\t%9.1f\t%9d\t%9d\t%s\n", t.label, t.calls, float64(t.calls)/float64(s.seconds), t.watches, t.errors, failMark(t.errors))
 	}
 	for _, t := range s.targets {
 		if t.errors > 0 {

@@ -6,11 +6,18 @@ package proto_test
 import (
 	"testing"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
 
+	apiv1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/api"
 	_ "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1/instancev1connect"
+	_ "github.com/otterscale/kubectl-otterscale/gen/otterscale/link/v1"
+	"github.com/otterscale/kubectl-otterscale/gen/otterscale/link/v1/linkv1connect"
+	_ "github.com/otterscale/kubectl-otterscale/gen/otterscale/resource/v1"
+	"github.com/otterscale/kubectl-otterscale/gen/otterscale/resource/v1/resourcev1connect"
 	_ "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1/storagev1connect"
 )
@@ -130,6 +137,78 @@ var messages = map[string][]field{
 	},
 }
 
+// The current API's, from API-upstream.md sections 3 and 4 (resource.proto
+// @ 25664a80, link.proto @ 079ed3b4).
+var currentMessages = map[string][]field{
+	"otterscale.resource.v1.APIResource": {
+		{"group", 1, "string"}, {"version", 2, "string"}, {"resource", 3, "string"}, {"kind", 4, "string"},
+		{"namespaced", 5, "bool"}, {"verbs", 6, "repeated string"}, {"short_names", 7, "repeated string"},
+	},
+	"otterscale.resource.v1.DiscoveryRequest":  {{"cluster", 1, "string"}},
+	"otterscale.resource.v1.DiscoveryResponse": {{"api_resources", 1, "repeated otterscale.resource.v1.APIResource"}},
+	"otterscale.resource.v1.SchemaRequest": {
+		{"cluster", 1, "string"}, {"group", 2, "string"}, {"version", 3, "string"}, {"kind", 4, "string"},
+	},
+	"otterscale.resource.v1.SchemaResponse": {{"schema", 1, "google.protobuf.Struct"}},
+	"otterscale.resource.v1.Resource":       {{"object", 1, "google.protobuf.Struct"}},
+	"otterscale.resource.v1.ListRequest": {
+		{"cluster", 1, "string"}, {"group", 2, "string"}, {"version", 3, "string"}, {"resource", 4, "string"},
+		{"namespace", 5, "string"}, {"label_selector", 6, "string"}, {"field_selector", 7, "string"},
+		{"limit", 8, "int64"}, {"continue", 9, "string"},
+	},
+	"otterscale.resource.v1.ListResponse": {
+		{"resource_version", 1, "string"}, {"continue", 2, "string"}, {"remaining_item_count", 3, "int64"},
+		{"items", 4, "repeated otterscale.resource.v1.Resource"},
+	},
+	"otterscale.resource.v1.GetRequest":      objectRequest,
+	"otterscale.resource.v1.DescribeRequest": objectRequest,
+	"otterscale.resource.v1.DescribeResponse": {
+		{"resource", 1, "otterscale.resource.v1.Resource"}, {"events", 2, "repeated otterscale.resource.v1.Resource"},
+	},
+	"otterscale.resource.v1.CreateRequest": {
+		{"cluster", 1, "string"}, {"group", 2, "string"}, {"version", 3, "string"}, {"resource", 4, "string"},
+		{"namespace", 5, "string"}, {"manifest", 6, "bytes"},
+	},
+	"otterscale.resource.v1.ApplyRequest": append(objectRequest[:6:6],
+		field{"manifest", 7, "bytes"}, field{"force", 8, "bool"}, field{"field_manager", 9, "string"}),
+	"otterscale.resource.v1.UpdateRequest": append(objectRequest[:6:6],
+		field{"manifest", 7, "bytes"}, field{"field_manager", 8, "string"}),
+	"otterscale.resource.v1.DeleteRequest": append(objectRequest[:6:6], field{"grace_period_seconds", 7, "int64"}),
+	"otterscale.resource.v1.WatchRequest": {
+		{"cluster", 1, "string"}, {"group", 2, "string"}, {"version", 3, "string"}, {"resource", 4, "string"},
+		{"namespace", 5, "string"}, {"label_selector", 6, "string"}, {"field_selector", 7, "string"},
+		{"resource_version", 8, "string"},
+	},
+	"otterscale.resource.v1.WatchEvent": {
+		{"type", 1, "otterscale.resource.v1.WatchEvent.Type"}, {"resource", 2, "otterscale.resource.v1.Resource"},
+		{"resource_version", 3, "string"},
+	},
+	"otterscale.link.v1.Link": {
+		{"cluster", 1, "string"}, {"agent_version", 2, "string"}, {"rancher_project_id", 3, "string"},
+	},
+	"otterscale.link.v1.ListLinksRequest":            {},
+	"otterscale.link.v1.ListLinksResponse":           {{"links", 1, "repeated otterscale.link.v1.Link"}},
+	"otterscale.link.v1.RancherProject":              {{"id", 1, "string"}, {"display_name", 2, "string"}},
+	"otterscale.link.v1.ListRancherProjectsRequest":  {},
+	"otterscale.link.v1.ListRancherProjectsResponse": {{"projects", 1, "repeated otterscale.link.v1.RancherProject"}},
+	"otterscale.link.v1.RegisterRequest": {
+		{"cluster", 1, "string"}, {"csr", 2, "bytes"}, {"agent_id", 3, "string"}, {"agent_version", 4, "string"},
+		{"rancher_project_id", 5, "string"},
+	},
+	"otterscale.link.v1.RegisterResponse": {
+		{"endpoint", 1, "string"}, {"certificate", 2, "bytes"}, {"ca_certificate", 3, "bytes"}, {"server_version", 4, "string"},
+	},
+	"otterscale.link.v1.GetAgentManifestRequest": {
+		{"cluster", 1, "string"}, {"extra_users", 2, "repeated string"}, {"rancher_project_id", 3, "string"},
+	},
+	"otterscale.link.v1.GetAgentManifestResponse": {{"manifest", 1, "string"}, {"url", 2, "string"}},
+}
+
+var objectRequest = []field{
+	{"cluster", 1, "string"}, {"group", 2, "string"}, {"version", 3, "string"}, {"resource", 4, "string"},
+	{"namespace", 5, "string"}, {"name", 6, "string"},
+}
+
 var snapshotRequest = []field{
 	{"scope", 1, "string"}, {"pool_name", 3, "string"}, {"image_name", 4, "string"}, {"snapshot_name", 5, "string"},
 }
@@ -192,6 +271,43 @@ func TestFieldNumbers(t *testing.T) {
 	}
 }
 
+// The current API's messages are upstream's whole: no field more or less,
+// explicit presence on every singular field (edition 2023), JSON names
+// lowerCamel, and the method options upstream's descriptors carry.
+func TestCurrentMessages(t *testing.T) {
+	for name, fields := range currentMessages {
+		t.Run(name, func(t *testing.T) {
+			d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name))
+			if err != nil {
+				t.Fatalf("message %s is missing: %v", name, err)
+			}
+			md := d.(protoreflect.MessageDescriptor)
+			if md.Fields().Len() != len(fields) {
+				t.Errorf("%s has %d fields, API-upstream.md lists %d", name, md.Fields().Len(), len(fields))
+			}
+			for _, f := range fields {
+				fd := md.Fields().ByName(protoreflect.Name(f.name))
+				if fd == nil {
+					t.Errorf("field %s.%s is missing", name, f.name)
+					continue
+				}
+				if fd.Number() != f.number {
+					t.Errorf("field %s.%s is number %d, API-upstream.md says %d", name, f.name, fd.Number(), f.number)
+				}
+				if got := kindOf(fd); got != f.kind {
+					t.Errorf("field %s.%s is %s, API-upstream.md says %s", name, f.name, got, f.kind)
+				}
+				if !fd.IsList() && !fd.HasPresence() {
+					t.Errorf("field %s.%s has implicit presence; upstream's are all explicit", name, f.name)
+				}
+				if fd.ContainingOneof() != nil {
+					t.Errorf("field %s.%s is in a oneof; upstream's are not", name, f.name)
+				}
+			}
+		})
+	}
+}
+
 func TestEnums(t *testing.T) {
 	enums := map[string]map[string]protoreflect.EnumNumber{
 		"otterscale.instance.v1.DataVolume.Source.Type": {
@@ -206,6 +322,10 @@ func TestEnums(t *testing.T) {
 		},
 		"otterscale.storage.v1.Pool.Application": {
 			"APPLICATION_UNSPECIFIED": 0, "APPLICATION_BLOCK": 1, "APPLICATION_FILE": 2, "APPLICATION_OBJECT": 3,
+		},
+		"otterscale.resource.v1.WatchEvent.Type": {
+			"TYPE_UNSPECIFIED": 0, "TYPE_ADDED": 1, "TYPE_MODIFIED": 2, "TYPE_DELETED": 3,
+			"TYPE_BOOKMARK": 4, "TYPE_ERROR": 5,
 		},
 	}
 	for name, values := range enums {
@@ -253,6 +373,19 @@ func TestProcedures(t *testing.T) {
 		{storagev1connect.StorageServiceCreateImageProcedure, "/otterscale.storage.v1.StorageService/CreateImage", "CreateImageRequest", "otterscale.storage.v1.Image"},
 		{storagev1connect.StorageServiceUpdateImageProcedure, "/otterscale.storage.v1.StorageService/UpdateImage", "UpdateImageRequest", "otterscale.storage.v1.Image"},
 		{storagev1connect.StorageServiceDeleteImageProcedure, "/otterscale.storage.v1.StorageService/DeleteImage", "DeleteImageRequest", "google.protobuf.Empty"},
+		{resourcev1connect.ResourceServiceDiscoveryProcedure, "/otterscale.resource.v1.ResourceService/Discovery", "DiscoveryRequest", "otterscale.resource.v1.DiscoveryResponse"},
+		{resourcev1connect.ResourceServiceSchemaProcedure, "/otterscale.resource.v1.ResourceService/Schema", "SchemaRequest", "otterscale.resource.v1.SchemaResponse"},
+		{resourcev1connect.ResourceServiceListProcedure, "/otterscale.resource.v1.ResourceService/List", "ListRequest", "otterscale.resource.v1.ListResponse"},
+		{resourcev1connect.ResourceServiceGetProcedure, "/otterscale.resource.v1.ResourceService/Get", "GetRequest", "otterscale.resource.v1.Resource"},
+		{resourcev1connect.ResourceServiceDescribeProcedure, "/otterscale.resource.v1.ResourceService/Describe", "DescribeRequest", "otterscale.resource.v1.DescribeResponse"},
+		{resourcev1connect.ResourceServiceCreateProcedure, "/otterscale.resource.v1.ResourceService/Create", "CreateRequest", "otterscale.resource.v1.Resource"},
+		{resourcev1connect.ResourceServiceApplyProcedure, "/otterscale.resource.v1.ResourceService/Apply", "ApplyRequest", "otterscale.resource.v1.Resource"},
+		{resourcev1connect.ResourceServiceUpdateProcedure, "/otterscale.resource.v1.ResourceService/Update", "UpdateRequest", "otterscale.resource.v1.Resource"},
+		{resourcev1connect.ResourceServiceDeleteProcedure, "/otterscale.resource.v1.ResourceService/Delete", "DeleteRequest", "google.protobuf.Empty"},
+		{linkv1connect.LinkServiceListLinksProcedure, "/otterscale.link.v1.LinkService/ListLinks", "ListLinksRequest", "otterscale.link.v1.ListLinksResponse"},
+		{linkv1connect.LinkServiceRegisterProcedure, "/otterscale.link.v1.LinkService/Register", "RegisterRequest", "otterscale.link.v1.RegisterResponse"},
+		{linkv1connect.LinkServiceGetAgentManifestProcedure, "/otterscale.link.v1.LinkService/GetAgentManifest", "GetAgentManifestRequest", "otterscale.link.v1.GetAgentManifestResponse"},
+		{linkv1connect.LinkServiceListRancherProjectsProcedure, "/otterscale.link.v1.LinkService/ListRancherProjects", "ListRancherProjectsRequest", "otterscale.link.v1.ListRancherProjectsResponse"},
 		// Ours.
 		{storagev1connect.StorageServiceListImageSnapshotsProcedure, "/otterscale.storage.v1.StorageService/ListImageSnapshots", "ListImageSnapshotsRequest", "otterscale.storage.v1.ListImageSnapshotsResponse"},
 	}
@@ -266,6 +399,39 @@ func TestProcedures(t *testing.T) {
 	}
 	if md := d.(protoreflect.MethodDescriptor); !md.IsStreamingServer() || md.IsStreamingClient() {
 		t.Error("WatchDataVolumes must be server-streaming")
+	}
+	// Upstream's, server-streaming.
+	if got, want := resourcev1connect.ResourceServiceWatchProcedure, "/otterscale.resource.v1.ResourceService/Watch"; got != want {
+		t.Errorf("procedure %s, want %s", got, want)
+	}
+	d, err = protoregistry.GlobalFiles.FindDescriptorByName("otterscale.resource.v1.ResourceService.Watch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md := d.(protoreflect.MethodDescriptor); !md.IsStreamingServer() || md.IsStreamingClient() ||
+		md.Input().FullName() != "otterscale.resource.v1.WatchRequest" || md.Output().FullName() != "otterscale.resource.v1.WatchEvent" {
+		t.Error("ResourceService.Watch must be WatchRequest -> stream WatchEvent")
+	}
+	// The services have upstream's methods in upstream's order: reflection
+	// clients list them so.
+	order := map[string][]string{
+		"otterscale.resource.v1.ResourceService": {"Discovery", "Schema", "List", "Get", "Describe", "Create", "Apply", "Update", "Delete", "Watch"},
+		"otterscale.link.v1.LinkService":         {"ListLinks", "Register", "GetAgentManifest", "ListRancherProjects"},
+	}
+	for svc, methods := range order {
+		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms := d.(protoreflect.ServiceDescriptor).Methods()
+		if ms.Len() != len(methods) {
+			t.Errorf("%s has %d methods, upstream %d", svc, ms.Len(), len(methods))
+		}
+		for i, m := range methods {
+			if i < ms.Len() && string(ms.Get(i).Name()) != m {
+				t.Errorf("%s method %d is %s, upstream's is %s", svc, i+1, ms.Get(i).Name(), m)
+			}
+		}
 	}
 	for _, p := range procedures {
 		if p.got != p.want {
@@ -298,5 +464,46 @@ func TestProcedures(t *testing.T) {
 		if got := string(md.Output().FullName()); got != p.response {
 			t.Errorf("%s answers %s, API.md says %s", p.want, got, p.response)
 		}
+	}
+}
+
+// The current API's method options are upstream's bytes: the feature
+// option (7777777) naming the server feature, and GetAgentManifest's
+// idempotency level, which lets Connect clients call it with GET.
+func TestCurrentMethodOptions(t *testing.T) {
+	feature := map[string]string{
+		"otterscale.resource.v1.ResourceService": "resource-enabled",
+		"otterscale.link.v1.LinkService":         "link-enabled",
+	}
+	for svc, name := range feature {
+		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms := d.(protoreflect.ServiceDescriptor).Methods()
+		for i := range ms.Len() {
+			m := ms.Get(i)
+			opts := m.Options().(*descriptorpb.MethodOptions)
+			f, ok := proto.GetExtension(opts, apiv1.E_Feature).(*apiv1.Feature)
+			if !ok || f.GetName() != name {
+				t.Errorf("%s.%s: feature option %v, upstream's is %q", svc, m.Name(), f, name)
+			}
+			want := descriptorpb.MethodOptions_IDEMPOTENCY_UNKNOWN
+			if m.Name() == "GetAgentManifest" {
+				want = descriptorpb.MethodOptions_NO_SIDE_EFFECTS
+			}
+			if got := opts.GetIdempotencyLevel(); got != want {
+				t.Errorf("%s.%s: idempotency level %v, upstream's is %v", svc, m.Name(), got, want)
+			}
+		}
+	}
+	// Upstream's example bytes for a resource method's options.
+	d, _ := protoregistry.GlobalFiles.FindDescriptorByName("otterscale.resource.v1.ResourceService.List")
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(d.(protoreflect.MethodDescriptor).Options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "\x8a\xdf\xd5\x1d\x12\x0a\x10resource-enabled"; string(b) != want {
+		t.Errorf("List's options encode as % x, upstream's as % x", b, want)
 	}
 }

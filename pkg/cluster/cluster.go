@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"connectrpc.com/connect"
@@ -193,4 +194,30 @@ func ConfigError(err error) error {
 			fmt.Errorf("no kubeconfig found: set --kubeconfig or KUBECONFIG, or create ~/.kube/config: %w", err))
 	}
 	return connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("load kubeconfig: %w", err))
+}
+
+// Contexts answers the kubeconfig's context names, the one the flags and
+// kubeconfig select first (when there is one), the rest in name order: the
+// clusters a scope, or ResourceService's cluster, can name.
+func (k *Kubeconfig) Contexts() ([]string, error) {
+	loader := k.getter.ToRawKubeConfigLoader()
+	current, err := currentContext(loader, k.getter)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := loader.RawConfig()
+	if err != nil {
+		return nil, ConfigError(err)
+	}
+	names := make([]string, 0, len(raw.Contexts))
+	for name := range raw.Contexts {
+		if name != current {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	if _, ok := raw.Contexts[current]; ok {
+		names = append([]string{current}, names...)
+	}
+	return names, nil
 }

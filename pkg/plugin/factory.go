@@ -8,6 +8,8 @@ import (
 
 	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/instance"
+	"github.com/otterscale/kubectl-otterscale/pkg/link"
+	"github.com/otterscale/kubectl-otterscale/pkg/resource"
 	"github.com/otterscale/kubectl-otterscale/pkg/storage"
 	"github.com/otterscale/kubectl-otterscale/pkg/worker"
 )
@@ -43,6 +45,18 @@ func (f *Factory) Clusters() cluster.Provider {
 func (f *Factory) Unthrottle() {
 	f.Clusters()
 	f.clusters.Unthrottle()
+}
+
+// Resource is the ResourceService implementation the proxy serves.
+func (f *Factory) Resource() *resource.Service {
+	return resource.New(f.Clusters())
+}
+
+// Link is the LinkService implementation the proxy serves: the
+// kubeconfig's contexts.
+func (f *Factory) Link() *link.Service {
+	f.Clusters()
+	return link.New(f.clusters)
 }
 
 // Instance is the InstanceService implementation the proxy also serves.

@@ -58,11 +58,13 @@ func NewCmdProxy(f *Factory, streams genericiooptions.IOStreams) *cobra.Command 
 	cmd := &cobra.Command{
 		Use:   "proxy",
 		Short: "Serve the OtterScale API for the web UI and Connect or gRPC clients on localhost",
-		Long: `Serve InstanceService and StorageService, wire-compatible with the OtterScale API
-server, on one local port: Connect (JSON and binary), gRPC and gRPC-Web, over HTTP/1.1 and
+		Long: `Serve the OtterScale API, wire-compatible with the OtterScale API server: the
+current web UI's ResourceService (any Kubernetes object) and LinkService's ListLinks (your
+kubeconfig's contexts as clusters), and the earlier UI's InstanceService and StorageService.
+One local port: Connect (JSON and binary), gRPC and gRPC-Web, over HTTP/1.1 and
 cleartext HTTP/2, with gRPC health and reflection. Calls run with your kubeconfig; a
-request's "scope" picks the kubeconfig context (empty: the current one). Your credentials
-never leave this process.
+request's "scope" or "cluster" picks the kubeconfig context (empty: the current one). Your
+credentials never leave this process.
 
 Like kubectl proxy it listens on 127.0.0.1 and serves only requests whose Host is
 localhost, 127.0.0.1 or [::1] (a defence against DNS rebinding; add names with
@@ -73,7 +75,9 @@ localhost, 127.0.0.1 or [::1] (a defence against DNS rebinding; add names with
 With --upstream, every procedure the proxy does not serve itself is forwarded to that
 OtterScale server in the caller's protocol, streams, headers and trailers intact. The
 caller's Authorization goes there; your kubeconfig's credentials and the proxy's token
-never do. Without it, those procedures answer unimplemented.
+never do. Without it, those procedures answer unimplemented. LinkService's agent-tunnel
+methods (Register, GetAgentManifest, ListRancherProjects) are such procedures; ListLinks and
+ResourceService stay local, since the clusters they name are your kubeconfig's.
 Ctrl-C stops it gracefully: calls in flight finish, watch streams end.
 
 ` + findingCeph,
@@ -146,6 +150,8 @@ func (o *ProxyOptions) Run(ctx context.Context) error {
 	srv, err := proxy.NewServer(proxy.Services{
 		Instance: o.f.Instance(),
 		Storage:  o.f.Storage(o.ceph.Storage()),
+		Resource: o.f.Resource(),
+		Link:     o.f.Link(),
 	}, opts)
 	if err != nil {
 		return err
@@ -178,6 +184,7 @@ func (o *ProxyOptions) banner(addr net.Addr) {
 		fmt.Fprintln(o.ErrOut, ".")
 	}
 	fmt.Fprintf(o.Out, "Serving the OtterScale API on %s (Connect, gRPC, gRPC-Web; Ctrl-C stops)\n", base)
+	fmt.Fprintln(o.Out, "Services: ResourceService and LinkService/ListLinks (the current web UI), InstanceService and StorageService (the earlier one)")
 	if o.Upstream != "" {
 		fmt.Fprintf(o.Out, "Forwarding the procedures it does not serve to %s\n", o.Upstream)
 	}

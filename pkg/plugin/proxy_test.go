@@ -20,6 +20,8 @@ import (
 
 	instancev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1"
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1/instancev1connect"
+	linkv1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/link/v1"
+	"github.com/otterscale/kubectl-otterscale/gen/otterscale/link/v1/linkv1connect"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 	"github.com/otterscale/kubectl-otterscale/pkg/plugin"
 )
@@ -126,6 +128,16 @@ func TestProxyCommand(t *testing.T) {
 	}
 	if strings.Contains(p.stderr.String(), "WARNING") {
 		t.Errorf("a warning on loopback:\n%s", p.stderr)
+	}
+	if !strings.Contains(out, "Services: ResourceService and LinkService/ListLinks") {
+		t.Errorf("the banner does not say what is served:\n%s", out)
+	}
+	// The current web UI's services are served by the command, with the
+	// user's token.
+	links := linkv1connect.NewLinkServiceClient(&http.Client{Transport: withToken{token}}, base)
+	if resp, err := links.ListLinks(t.Context(), connect.NewRequest(&linkv1.ListLinksRequest{})); err != nil ||
+		len(resp.Msg.GetLinks()) == 0 || resp.Msg.GetLinks()[0].GetCluster() != testenv.ContextAdmin {
+		t.Errorf("ListLinks through the command: %v, %v", resp, err)
 	}
 
 	client := instancev1connect.NewInstanceServiceClient(&http.Client{Transport: withToken{token}}, base)

@@ -15,9 +15,6 @@ import (
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
-
-	"github.com/otterscale/kubectl-otterscale/gen/otterscale/instance/v1/instancev1connect"
-	"github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1/storagev1connect"
 )
 
 // Defaults, following `kubectl proxy` where it has an equivalent.
@@ -181,8 +178,11 @@ func NewServer(services Services, opts Options) (*Server, error) {
 		connect.WithCompressMinBytes(compressMinBytes),
 	}
 	mux := NewMux(services, handlerOpts...)
-	names := []string{instancev1connect.InstanceServiceName, storagev1connect.StorageServiceName}
-	// Both services are served for as long as the proxy runs; whether a
+	if opts.Upstream == "" {
+		mountLinkAgent(mux, services, handlerOpts...)
+	}
+	names := services.names()
+	// The services are served for as long as the proxy runs; whether a
 	// cluster behind a scope answers is each call's to say.
 	mux.Handle(grpchealth.NewHandler(grpchealth.NewStaticChecker(names...), handlerOpts...))
 	// Health is listed too, as grpc-go servers do, so that grpcurl and

@@ -1,0 +1,58 @@
+package resource_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// tool is a pinned tool's path: $OTTERSCALE_BUF or $OTTERSCALE_GRPCURL as
+// the Makefile exports them, else the cache it builds them into.
+func tool(t *testing.T, env, name string) string {
+	t.Helper()
+	if p := os.Getenv(env); p != "" {
+		return p
+	}
+	home, _ := os.UserHomeDir()
+	matches, _ := filepath.Glob(filepath.Join(home, ".cache", "kubectl-otterscale", "bin", name+"-v*"))
+	if len(matches) == 0 {
+		t.Skipf("no %s: run make tools", name)
+	}
+	return matches[len(matches)-1]
+}
+
+// buf curl and grpcurl, which read the schema from reflection, call the
+// new services as the README shows: the edition 2023 descriptors and
+// upstream's method option must reach them intact.
+func TestReflectionClients(t *testing.T) {
+	f := setup(t)
+	buf, grpcurl := tool(t, "OTTERSCALE_BUF", "buf"), tool(t, "OTTERSCALE_GRPCURL", "grpcurl")
+	f.createDataVolume(t, "by-tool")
+	host := strings.TrimPrefix(f.url, "http://")
+	run := func(name string, args ...string) string {
+		t.Helper()
+		out, err := exec.CommandContext(t.Context(), name, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	if out := run(grpcurl, "-plaintext", host, "describe", "otterscale.resource.v1.ResourceService"); !strings.Contains(out, "rpc Watch") ||
+		!strings.Contains(out, "resource-enabled") {
+		t.Errorf("grpcurl describe:\n%s", out)
+	}
+	list := `{"group":"cdi.kubevirt.io","version":"v1beta1","resource":"datavolumes","namespace":"` + f.ns + `"}`
+	if out := run(buf, "curl", "--http2-prior-knowledge", "--protocol", "connect", "-d", list,
+		f.url+"/otterscale.resource.v1.ResourceService/List"); !strings.Contains(out, `"by-tool"`) {
+		t.Errorf("buf curl List:\n%s", out)
+	}
+	if out := run(buf, "curl", "--http2-prior-knowledge", "--protocol", "connect",
+		f.url+"/otterscale.link.v1.LinkService/ListLinks"); !strings.Contains(out, `"cluster": "admin"`) {
+		t.Errorf("buf curl ListLinks:\n%s", out)
+	}
+	if out := run(grpcurl, "-plaintext", "-d", list, host, "otterscale.resource.v1.ResourceService/List"); !strings.Contains(out, `"by-tool"`) {
+		t.Errorf("grpcurl List:\n%s", out)
+	}
+}
