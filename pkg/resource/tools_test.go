@@ -9,7 +9,8 @@ import (
 )
 
 // tool is a pinned tool's path: $OTTERSCALE_BUF or $OTTERSCALE_GRPCURL as
-// the Makefile exports them, else the cache it builds them into.
+// the Makefile exports them, else the cache it builds them into. Missing,
+// it skips, except in CI, where `make test` builds both first.
 func tool(t *testing.T, env, name string) string {
 	t.Helper()
 	if p := os.Getenv(env); p != "" {
@@ -18,6 +19,9 @@ func tool(t *testing.T, env, name string) string {
 	home, _ := os.UserHomeDir()
 	matches, _ := filepath.Glob(filepath.Join(home, ".cache", "kubectl-otterscale", "bin", name+"-v*"))
 	if len(matches) == 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no %s ($%s or the tool cache); CI must have it", name, env)
+		}
 		t.Skipf("no %s: run make tools", name)
 	}
 	return matches[len(matches)-1]
@@ -33,7 +37,10 @@ func TestReflectionClients(t *testing.T) {
 	host := strings.TrimPrefix(f.url, "http://")
 	run := func(name string, args ...string) string {
 		t.Helper()
-		out, err := exec.CommandContext(t.Context(), name, args...).CombinedOutput()
+		cmd := exec.CommandContext(t.Context(), name, args...)
+		// buf keeps a cache; keep it out of the user's home.
+		cmd.Env = append(os.Environ(), "BUF_CACHE_DIR="+t.TempDir())
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
 		}
