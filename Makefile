@@ -144,7 +144,8 @@ check-generated: generate ## fail when gen/ or testdata/crd is stale
 	  echo "generated code is stale: run 'make generate' and commit the result" >&2; exit 1; fi
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) $(BUF) ## golangci-lint, buf lint, and the no-cgo build
+lint: $(GOLANGCI_LINT) $(BUF) ## golangci-lint, buf lint, the no-cgo build, and no tracked file over 1 MiB
+	go run ./hack/sizecheck
 	$(GOLANGCI_LINT) run ./...
 	cd proto && $(BUF) lint
 	CGO_ENABLED=0 go build ./...
