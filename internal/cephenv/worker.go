@@ -2,10 +2,13 @@ package cephenv
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/otterscale/kubectl-otterscale/pkg/worker"
 )
@@ -18,7 +21,9 @@ const workerPackage = "github.com/otterscale/kubectl-otterscale/cmd/otterscale-c
 // the one `make build` put beside $OTTERSCALE_BINARY; a plain `go test` gets
 // one built here with the same tags (go's build cache makes that quick),
 // renamed into place so that test binaries running side by side each see
-// a whole file.
+// a whole file. It is built into a directory of each checkout's own (named
+// after the module's directory): two checkouts tested side by side must
+// not run each other's worker.
 func EnsureWorker(ctx context.Context, logf func(string, ...any)) error {
 	if p := os.Getenv(worker.PathEnv); p != "" {
 		if _, err := os.Stat(p); err != nil {
@@ -32,8 +37,18 @@ func EnsureWorker(ctx context.Context, logf func(string, ...any)) error {
 			return os.Setenv(worker.PathEnv, beside)
 		}
 	}
-	path := filepath.Join(os.TempDir(), "kubectl-otterscale-test-"+worker.BinaryName)
-	f, err := os.CreateTemp(os.TempDir(), "kubectl-otterscale-test-build-*")
+	gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOMOD: %w", err)
+	}
+	sum := sha256.Sum256([]byte(filepath.Dir(strings.TrimSpace(string(gomod)))))
+	// The file keeps the worker's name: tests find its processes by it.
+	dir := filepath.Join(os.TempDir(), "kubectl-otterscale-test-"+hex.EncodeToString(sum[:6]))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, worker.BinaryName)
+	f, err := os.CreateTemp(dir, "build-*")
 	if err != nil {
 		return err
 	}
