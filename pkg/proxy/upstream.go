@@ -180,6 +180,16 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer stop()
 		r = r.WithContext(ctx)
 	}
+	// The upstream may answer before the caller has sent all of its
+	// request: HTTP/1.1's server would then drain and close the request
+	// body as soon as the answer's headers go out, cutting the request the
+	// transport is still writing upstream, and with it the stream. A proxy
+	// reads and writes at once.
+	if r.ProtoMajor == 1 {
+		if err := http.NewResponseController(w).EnableFullDuplex(); err != nil {
+			f.logger.Warn("forward: full duplex", "procedure", r.URL.Path, "error", err)
+		}
+	}
 	sw := &statusWriter{ResponseWriter: w}
 	f.rp.ServeHTTP(sw, r)
 	attrs := []any{"procedure", r.URL.Path, "upstream", f.target.Host, "status", sw.status(), "duration", time.Since(start).Round(time.Microsecond)}
