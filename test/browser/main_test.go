@@ -317,6 +317,13 @@ type step struct {
 	Pools          []listedPool     `json:"pools,omitempty"`
 	Snapshots      []listedSnapshot `json:"snapshots,omitempty"`
 
+	// resource.ts: "ok" (with Call) and "event"
+	Clusters        []string       `json:"clusters,omitempty"`
+	Objects         []listedObject `json:"objects,omitempty"`
+	ResourceVersion string         `json:"resourceVersion,omitempty"`
+	ObjectVersion   string         `json:"objectVersion,omitempty"`
+	Events          int            `json:"events,omitempty"`
+
 	// "request", "response", "requestfailed", "console", "pageerror"
 	Method      string `json:"method,omitempty"`
 	URL         string `json:"url,omitempty"`
