@@ -32,7 +32,9 @@ import (
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/instance"
+	"github.com/otterscale/kubectl-otterscale/pkg/link"
 	"github.com/otterscale/kubectl-otterscale/pkg/proxy"
+	"github.com/otterscale/kubectl-otterscale/pkg/resource"
 	"github.com/otterscale/kubectl-otterscale/pkg/storage"
 )
 
@@ -232,8 +234,8 @@ func (l *logBuffer) String() string {
 }
 
 // fixture is one test's world: a namespace of its own in the API server, an
-// image of its own in Ceph, and the two services as the proxy command
-// builds them.
+// image of its own in Ceph, and the services as the proxy command builds
+// them.
 type fixture struct {
 	env      *testenv.Env
 	ceph     *cephenv.Cluster
@@ -269,7 +271,9 @@ func setup(t *testing.T) *fixture {
 	}
 	st := storage.New(nil, storage.Flags{MonHost: ceph.MonHost, User: ceph.User, KeyFile: keyFile})
 	t.Cleanup(st.Close)
-	f.services = proxy.Services{Instance: instance.New(cluster.NewKubeconfig(flags)), Storage: st}
+	kc := cluster.NewKubeconfig(flags)
+	kc.Unthrottle() // as the proxy command does
+	f.services = proxy.Services{Instance: instance.New(kc), Storage: st, Resource: resource.New(kc), Link: link.New(kc)}
 	return f
 }
 
@@ -312,6 +316,13 @@ type step struct {
 	Images         []listedImage    `json:"images,omitempty"`
 	Pools          []listedPool     `json:"pools,omitempty"`
 	Snapshots      []listedSnapshot `json:"snapshots,omitempty"`
+
+	// resource.ts: "ok" (with Call) and "event"
+	Clusters        []string       `json:"clusters,omitempty"`
+	Objects         []listedObject `json:"objects,omitempty"`
+	ResourceVersion string         `json:"resourceVersion,omitempty"`
+	ObjectVersion   string         `json:"objectVersion,omitempty"`
+	Events          int            `json:"events,omitempty"`
 
 	// "request", "response", "requestfailed", "console", "pageerror"
 	Method      string `json:"method,omitempty"`
