@@ -26,6 +26,7 @@ import (
 
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/worker"
 )
 
@@ -475,8 +476,8 @@ func (b *cephBench) measureLists(ctx context.Context) ([]timedSet, error) {
 
 // workerConfig is the worker configuration the plugin makes from the Ceph
 // flags.
-func (b *cephBench) workerConfig() *worker.Config {
-	return &worker.Config{MonHost: b.ceph.MonHost, User: "admin", Key: b.ceph.AdminKey, Source: "bench", Timeout: worker.DefaultTimeout}
+func (b *cephBench) workerConfig() *cephconf.Config {
+	return &cephconf.Config{MonHost: b.ceph.MonHost, User: "admin", Key: b.ceph.AdminKey, Source: "bench", Timeout: cephconf.DefaultTimeout}
 }
 
 // rbdSnapshots is `rbd snap ls --format json` of pool/image: name to

@@ -16,6 +16,7 @@ import (
 	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1/storagev1connect"
 	"github.com/otterscale/kubectl-otterscale/pkg/ceph"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/worker"
 )
 
@@ -142,7 +143,7 @@ func (b *cephBench) measureInProcess(ctx context.Context) (res inprocResult, err
 
 // rawConn connects this process to Ceph with go-ceph, as the worker does.
 // It is never shut down (librados' teardown can abort the process).
-func rawConn(cfg *worker.Config) (*rados.Conn, error) {
+func rawConn(cfg *cephconf.Config) (*rados.Conn, error) {
 	conn, err := rados.NewConnWithUser(cfg.User)
 	if err != nil {
 		return nil, err

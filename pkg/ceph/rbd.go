@@ -19,7 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
-	"github.com/otterscale/kubectl-otterscale/pkg/worker"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 )
 
 // cluster is the worker's one librados connection. Each call opens the
@@ -31,14 +31,14 @@ import (
 // teardown (see worker.Serve), which under load can abort the process.
 type cluster struct {
 	conn   *rados.Conn
-	cfg    *worker.Config
+	cfg    *cephconf.Config
 	usage  *usageCache
 	calls  *limiter
 	images *imageLocks
 }
 
 // dial connects this process to Ceph.
-func dial(cfg *worker.Config) (*cluster, error) {
+func dial(cfg *cephconf.Config) (*cluster, error) {
 	user := cfg.User
 	if user == "" {
 		user = "admin"
@@ -57,7 +57,7 @@ func dial(cfg *worker.Config) (*cluster, error) {
 	}
 	timeout := cfg.Timeout
 	if timeout <= 0 {
-		timeout = worker.DefaultTimeout
+		timeout = cephconf.DefaultTimeout
 	}
 	secs := strconv.Itoa(int(math.Ceil(timeout.Seconds())))
 	opts := [][2]string{

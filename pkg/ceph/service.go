@@ -13,13 +13,14 @@ import (
 	"github.com/otterscale/kubectl-otterscale/gen/kubectlotterscale/worker/v1/workerv1connect"
 	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1/storagev1connect"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/worker"
 )
 
 // Connect connects to the cluster cfg describes and answers the handlers
 // the worker serves. Requests come from kubectl-otterscale, which has
 // validated them and picked this worker by their scope.
-func Connect(cfg worker.Config) (worker.Handlers, error) {
+func Connect(cfg cephconf.Config) (worker.Handlers, error) {
 	c, err := dial(&cfg)
 	if err != nil {
 		return worker.Handlers{}, err

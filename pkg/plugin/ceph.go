@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/otterscale/kubectl-otterscale/pkg/storage"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 )
 
 // findingCeph is the help text of every command that talks to Ceph.
@@ -40,7 +40,7 @@ type CephFlags struct {
 
 // NewCephFlags returns the flags with their defaults.
 func NewCephFlags() *CephFlags {
-	return &CephFlags{RookNamespace: storage.DefaultRookNamespace, Timeout: storage.DefaultTimeout}
+	return &CephFlags{RookNamespace: cephconf.DefaultRookNamespace, Timeout: cephconf.DefaultTimeout}
 }
 
 // AddFlags adds the --ceph-* flags and --rook-namespace to fs, typically a
@@ -70,8 +70,8 @@ var getenv = os.Getenv
 // Storage is the flags as the storage service takes them, with the
 // environment filling what no flag gave. The environment is read here, when
 // a command runs, never when flags are defined.
-func (c *CephFlags) Storage() storage.Flags {
-	return storage.Flags{
+func (c *CephFlags) Storage() cephconf.Flags {
+	return cephconf.Flags{
 		Conf:          orEnv(c.Conf, "OTTERSCALE_CEPH_CONF"),
 		Keyring:       orEnv(c.Keyring, "OTTERSCALE_CEPH_KEYRING"),
 		User:          orEnv(c.User, "OTTERSCALE_CEPH_USER"),

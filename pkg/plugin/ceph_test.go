@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otterscale/kubectl-otterscale/pkg/storage"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 )
 
 func TestCephFlagsFromEnvironment(t *testing.T) {
@@ -12,12 +12,12 @@ func TestCephFlagsFromEnvironment(t *testing.T) {
 		name  string
 		flags CephFlags
 		env   map[string]string
-		want  storage.Flags
+		want  cephconf.Flags
 	}{
 		{
 			name:  "nothing",
 			flags: *NewCephFlags(),
-			want:  storage.Flags{RookNamespace: "rook-ceph", Timeout: storage.DefaultTimeout},
+			want:  cephconf.Flags{RookNamespace: "rook-ceph", Timeout: cephconf.DefaultTimeout},
 		},
 		{
 			name:  "environment",
@@ -27,9 +27,9 @@ func TestCephFlagsFromEnvironment(t *testing.T) {
 				"OTTERSCALE_CEPH_KEYRING": "/o/keyring", "OTTERSCALE_CEPH_USER": "csi",
 				"OTTERSCALE_CEPH_MON_HOST": "10.0.0.1:6789", "OTTERSCALE_CEPH_KEY_FILE": "/o/key",
 			},
-			want: storage.Flags{
+			want: cephconf.Flags{
 				Conf: "/o/ceph.conf", Keyring: "/o/keyring", User: "csi", MonHost: "10.0.0.1:6789", KeyFile: "/o/key",
-				RookNamespace: "rook-ceph", Timeout: storage.DefaultTimeout,
+				RookNamespace: "rook-ceph", Timeout: cephconf.DefaultTimeout,
 			},
 		},
 		{
@@ -37,13 +37,13 @@ func TestCephFlagsFromEnvironment(t *testing.T) {
 			name:  "ceph's own CEPH_CONF is not read",
 			flags: *NewCephFlags(),
 			env:   map[string]string{"CEPH_CONF": "/std/ceph.conf"},
-			want:  storage.Flags{RookNamespace: "rook-ceph", Timeout: storage.DefaultTimeout},
+			want:  cephconf.Flags{RookNamespace: "rook-ceph", Timeout: cephconf.DefaultTimeout},
 		},
 		{
 			name:  "flags win",
 			flags: CephFlags{Conf: "/f/ceph.conf", User: "admin", MonHost: "10.9.9.9", RookNamespace: "storage", Timeout: time.Second},
 			env:   map[string]string{"OTTERSCALE_CEPH_CONF": "/o/ceph.conf", "OTTERSCALE_CEPH_USER": "csi", "OTTERSCALE_CEPH_MON_HOST": "10.0.0.1", "OTTERSCALE_CEPH_KEY_FILE": "/o/key"},
-			want:  storage.Flags{Conf: "/f/ceph.conf", User: "admin", MonHost: "10.9.9.9", KeyFile: "/o/key", RookNamespace: "storage", Timeout: time.Second},
+			want:  cephconf.Flags{Conf: "/f/ceph.conf", User: "admin", MonHost: "10.9.9.9", KeyFile: "/o/key", RookNamespace: "storage", Timeout: time.Second},
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

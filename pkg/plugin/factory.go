@@ -6,6 +6,7 @@ import (
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/instance"
 	"github.com/otterscale/kubectl-otterscale/pkg/link"
@@ -67,7 +68,7 @@ func (f *Factory) Instance() *instance.Service {
 // Storage is the StorageService implementation the proxy also serves. It is
 // built on the first call, with the Ceph settings of that call, and keeps
 // its Ceph workers until Close.
-func (f *Factory) Storage(flags storage.Flags) *storage.Service {
+func (f *Factory) Storage(flags cephconf.Flags) *storage.Service {
 	f.storageMu.Lock()
 	defer f.storageMu.Unlock()
 	if f.storage == nil {

@@ -19,6 +19,7 @@ import (
 	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1/storagev1connect"
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/proxy"
 	"github.com/otterscale/kubectl-otterscale/pkg/storage"
@@ -36,7 +37,7 @@ func workerStorage(t *testing.T, f *fixture, c *cephenv.Cluster, opts worker.Opt
 	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	flags := genericclioptions.NewConfigFlags(false)
 	flags.KubeConfig = &f.env.Kubeconfig
-	svc := storage.NewWithWorkers(cluster.NewKubeconfig(flags), storage.Flags{RookNamespace: f.ns, Timeout: 5 * time.Second}, worker.NewPool(opts))
+	svc := storage.NewWithWorkers(cluster.NewKubeconfig(flags), cephconf.Flags{RookNamespace: f.ns, Timeout: 5 * time.Second}, worker.NewPool(opts))
 	t.Cleanup(svc.Close)
 	return svc, logs
 }
@@ -49,7 +50,7 @@ func flagStorage(t *testing.T, c *cephenv.Cluster, timeout time.Duration, pool *
 	if err := os.WriteFile(key, []byte(c.AdminKey+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	svc := storage.NewWithWorkers(nil, storage.Flags{MonHost: c.MonHost, KeyFile: key, User: "admin", Timeout: timeout}, pool)
+	svc := storage.NewWithWorkers(nil, cephconf.Flags{MonHost: c.MonHost, KeyFile: key, User: "admin", Timeout: timeout}, pool)
 	t.Cleanup(svc.Close)
 	return svc
 }

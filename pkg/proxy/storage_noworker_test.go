@@ -9,6 +9,7 @@ import (
 	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1/storagev1connect"
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/proxy"
 	"github.com/otterscale/kubectl-otterscale/pkg/storage"
 	"github.com/otterscale/kubectl-otterscale/pkg/worker"
@@ -19,7 +20,7 @@ import (
 func TestStorageWithoutCephSupport(t *testing.T) {
 	t.Setenv(worker.PathEnv, "/nonexistent/"+worker.BinaryName)
 	f, c := setup(t), cephenv.Require(t)
-	svc := storage.New(nil, storage.Flags{MonHost: c.MonHost, User: "admin", Keyring: c.AdminKeyring})
+	svc := storage.New(nil, cephconf.Flags{MonHost: c.MonHost, User: "admin", Keyring: c.AdminKeyring})
 	t.Cleanup(svc.Close)
 	p := serve(t, proxy.Services{Instance: f.svc, Storage: svc}, proxy.Options{})
 	for _, proto := range protocols {

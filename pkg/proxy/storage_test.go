@@ -14,6 +14,7 @@ import (
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1/storagev1connect"
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/proxy"
 	"github.com/otterscale/kubectl-otterscale/pkg/storage"
@@ -29,7 +30,7 @@ func rookStorage(t *testing.T, f *fixture, c *cephenv.Cluster) *storage.Service 
 	}
 	flags := genericclioptions.NewConfigFlags(false)
 	flags.KubeConfig = &f.env.Kubeconfig
-	svc := storage.New(cluster.NewKubeconfig(flags), storage.Flags{RookNamespace: f.ns, Timeout: 5e9})
+	svc := storage.New(cluster.NewKubeconfig(flags), cephconf.Flags{RookNamespace: f.ns, Timeout: 5e9})
 	t.Cleanup(svc.Close)
 	return svc
 }

@@ -9,6 +9,7 @@ import (
 
 	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/storage"
 )
 
@@ -27,21 +28,21 @@ func sleep(t *testing.T) {
 func TestConnectionFailures(t *testing.T) {
 	c := cephenv.Require(t)
 	ctx := t.Context()
-	list := func(flags storage.Flags) error {
+	list := func(flags cephconf.Flags) error {
 		svc := storage.New(nil, flags)
 		defer svc.Close()
 		_, err := svc.ListImages(ctx, connect.NewRequest(&storagev1.ListImagesRequest{}))
 		return err
 	}
 	// A well-formed key that is not client.admin's.
-	err := list(storage.Flags{MonHost: c.MonHost, KeyFile: keyFile(t, c.UserKey), User: "admin", Timeout: 3 * time.Second})
+	err := list(cephconf.Flags{MonHost: c.MonHost, KeyFile: keyFile(t, c.UserKey), User: "admin", Timeout: 3 * time.Second})
 	wantCode(t, err, connect.CodeUnauthenticated)
 	if strings.Contains(message(err), c.UserKey) || strings.Contains(message(err), c.AdminKey) {
 		t.Fatalf("the error shows a key: %q", message(err))
 	}
 
 	// The least-privilege user as ceph-csi has it works for its pool.
-	if err := list(storage.Flags{MonHost: c.MonHost, KeyFile: keyFile(t, c.UserKey), User: c.User}); err != nil {
+	if err := list(cephconf.Flags{MonHost: c.MonHost, KeyFile: keyFile(t, c.UserKey), User: c.User}); err != nil {
 		t.Errorf("client.%s: %v", c.User, err)
 	}
 
@@ -53,7 +54,7 @@ func TestConnectionFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 	}()
-	err = list(storage.Flags{MonHost: c.MonHost, KeyFile: keyFile(t, c.AdminKey), Timeout: 2 * time.Second})
+	err = list(cephconf.Flags{MonHost: c.MonHost, KeyFile: keyFile(t, c.AdminKey), Timeout: 2 * time.Second})
 	wantCode(t, err, connect.CodeUnavailable)
 	if !strings.Contains(message(err), "unreachable") {
 		t.Errorf("message %q does not say the cluster is unreachable", message(err))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/storage"
 )
@@ -36,7 +37,7 @@ func keyFile(t *testing.T, key string) string {
 // explicit flags.
 func adminService(t *testing.T, c *cephenv.Cluster) *storage.Service {
 	t.Helper()
-	svc := storage.New(nil, storage.Flags{MonHost: c.MonHost, KeyFile: keyFile(t, c.AdminKey), User: "admin"})
+	svc := storage.New(nil, cephconf.Flags{MonHost: c.MonHost, KeyFile: keyFile(t, c.AdminKey), User: "admin"})
 	t.Cleanup(svc.Close)
 	return svc
 }

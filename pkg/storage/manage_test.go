@@ -17,6 +17,7 @@ import (
 
 	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/storage"
 )
 
@@ -226,7 +227,7 @@ func TestListPools(t *testing.T) {
 	}
 	// ceph-csi's user (mon 'profile rbd') may list pools and read ceph df
 	// but not ask whether a ceph-mgr runs: the same pools, no PG states.
-	csi := storage.New(nil, storage.Flags{MonHost: c.MonHost, KeyFile: keyFile(t, c.UserKey), User: c.User})
+	csi := storage.New(nil, cephconf.Flags{MonHost: c.MonHost, KeyFile: keyFile(t, c.UserKey), User: c.User})
 	t.Cleanup(csi.Close)
 	byCSI, err := csi.ListPools(ctx, connect.NewRequest(&storagev1.ListPoolsRequest{Application: storagev1.Pool_APPLICATION_BLOCK}))
 	if err != nil {
@@ -482,7 +483,7 @@ func TestDeleteImage(t *testing.T) {
 // Bad input to the new image calls is refused before any call to Ceph, as
 // in TestBadNamesNeverReachCeph, naming the field and the rule.
 func TestBadImageRequestsNeverReachCeph(t *testing.T) {
-	svc := storage.New(nil, storage.Flags{MonHost: "127.0.0.1:1", KeyFile: keyFile(t, "QVFEdW1teWtleWR1bW15a2V5ZHVtbXlrZXk9PQ=="), Timeout: 1})
+	svc := storage.New(nil, cephconf.Flags{MonHost: "127.0.0.1:1", KeyFile: keyFile(t, "QVFEdW1teWtleWR1bW15a2V5ZHVtbXlrZXk9PQ=="), Timeout: 1})
 	defer svc.Close()
 	ctx := t.Context()
 	ok := func() *storagev1.CreateImageRequest {

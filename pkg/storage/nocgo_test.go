@@ -7,6 +7,7 @@ import (
 	"connectrpc.com/connect"
 
 	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/storage"
 	"github.com/otterscale/kubectl-otterscale/pkg/worker"
 )
@@ -15,7 +16,7 @@ import (
 // says plainly that it cannot reach Ceph and what to install instead.
 func TestWithoutWorker(t *testing.T) {
 	t.Setenv(worker.PathEnv, "/nonexistent/otterscale-ceph")
-	svc := storage.New(nil, storage.Flags{MonHost: "127.0.0.1:1", KeyFile: keyFile(t, "AQBNc5JmAAAAABAAw1RgPWRq8Ck3oJBBP4AB1Q==")})
+	svc := storage.New(nil, cephconf.Flags{MonHost: "127.0.0.1:1", KeyFile: keyFile(t, "AQBNc5JmAAAAABAAw1RgPWRq8Ck3oJBBP4AB1Q==")})
 	defer svc.Close()
 	_, err := svc.ListImages(t.Context(), connect.NewRequest(&storagev1.ListImagesRequest{}))
 	wantCode(t, err, connect.CodeFailedPrecondition)

@@ -1,6 +1,6 @@
 // Package storage owns Ceph pools, RBD images and their snapshots as
 // kubectl-otterscale serves them: it implements the API's StorageService by validating each
-// request, finding the Ceph cluster of its scope (find.go), and calling
+// request, finding the Ceph cluster of its scope (package cephconf/discover), and calling
 // that cluster's Ceph worker (package worker), the process in which
 // librados and librbd run. This package itself never loads them: where no
 // worker can run, every call answers failed_precondition saying what to
@@ -19,6 +19,8 @@ import (
 
 	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1/storagev1connect"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf/discover"
 	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/worker"
 )
@@ -28,27 +30,27 @@ type Service struct {
 	storagev1connect.UnimplementedStorageServiceHandler
 
 	clusters cluster.Provider
-	flags    Flags
+	flags    cephconf.Flags
 	workers  *worker.Pool
 
 	mu sync.Mutex
 	// configs are the scopes' clusters, found once each.
-	configs map[string]*Config
+	configs map[string]*cephconf.Config
 }
 
 var _ storagev1connect.StorageServiceHandler = (*Service)(nil)
 
 // New returns the service. flags are the user's explicit Ceph settings;
-// where they say nothing, each scope's cluster is asked (Find). Its
+// where they say nothing, each scope's cluster is asked (discover.Find). Its
 // workers start on first use; Close stops them.
-func New(clusters cluster.Provider, flags Flags) *Service {
+func New(clusters cluster.Provider, flags cephconf.Flags) *Service {
 	return NewWithWorkers(clusters, flags, worker.NewPool(worker.Options{}))
 }
 
 // NewWithWorkers is New with the caller's pool of Ceph workers, which
 // Close stops.
-func NewWithWorkers(clusters cluster.Provider, flags Flags, workers *worker.Pool) *Service {
-	return &Service{clusters: clusters, flags: flags, workers: workers, configs: map[string]*Config{}}
+func NewWithWorkers(clusters cluster.Provider, flags cephconf.Flags, workers *worker.Pool) *Service {
+	return &Service{clusters: clusters, flags: flags, workers: workers, configs: map[string]*cephconf.Config{}}
 }
 
 // Close stops the Ceph workers; the next call starts them again.
@@ -76,7 +78,7 @@ func (s *Service) worker(ctx context.Context, scope string) (*worker.Worker, err
 	return w, nil
 }
 
-func (s *Service) config(ctx context.Context, scope string) (*Config, error) {
+func (s *Service) config(ctx context.Context, scope string) (*cephconf.Config, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if cfg, ok := s.configs[scope]; ok {
@@ -92,7 +94,7 @@ func (s *Service) config(ctx context.Context, scope string) (*Config, error) {
 			clients = c
 		}
 	}
-	cfg, err := Find(ctx, s.flags, clients)
+	cfg, err := discover.Find(ctx, s.flags, clients)
 	if err != nil {
 		return nil, err
 	}

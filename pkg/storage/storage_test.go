@@ -12,6 +12,7 @@ import (
 
 	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/storage"
 )
 
@@ -314,7 +315,7 @@ func TestListImages(t *testing.T) {
 // Bad names are refused before any call to Ceph: the service here points
 // at an address where nothing listens, so reaching Ceph would time out.
 func TestBadNamesNeverReachCeph(t *testing.T) {
-	svc := storage.New(nil, storage.Flags{MonHost: "127.0.0.1:1", KeyFile: keyFile(t, "QVFEdW1teWtleWR1bW15a2V5ZHVtbXlrZXk9PQ=="), Timeout: 1})
+	svc := storage.New(nil, cephconf.Flags{MonHost: "127.0.0.1:1", KeyFile: keyFile(t, "QVFEdW1teWtleWR1bW15a2V5ZHVtbXlrZXk9PQ=="), Timeout: 1})
 	defer svc.Close()
 	long := strings.Repeat("x", storage.MaxNameLength+1)
 	for _, tt := range []struct{ pool, image, snap, field string }{

@@ -16,6 +16,7 @@ import (
 
 	"github.com/otterscale/kubectl-otterscale/gen/kubectlotterscale/worker/v1/workerv1connect"
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1/storagev1connect"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/worker/spawn"
 )
 
@@ -119,8 +120,8 @@ func (p *Pool) Warm() {
 
 // key identifies a cluster's worker: the same monitors, user, key and
 // settings share one.
-func key(cfg *Config) string {
-	data, _ := json.Marshal([]any{cfg.MonHost, cfg.User, cfg.Key, cfg.ConfFile, cfg.timeout()})
+func key(cfg *cephconf.Config) string {
+	data, _ := json.Marshal([]any{cfg.MonHost, cfg.User, cfg.Key, cfg.ConfFile, timeout(cfg)})
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
 }
@@ -130,7 +131,7 @@ func key(cfg *Config) string {
 // failed_precondition wrapping ErrNoCeph when no worker can run here, or
 // the connection's own error (unauthenticated for a refused key,
 // unavailable for an unreachable cluster, ...).
-func (p *Pool) Get(ctx context.Context, cfg *Config) (*Worker, error) {
+func (p *Pool) Get(ctx context.Context, cfg *cephconf.Config) (*Worker, error) {
 	k := key(cfg)
 	for {
 		p.mu.Lock()
@@ -187,7 +188,7 @@ func (p *Pool) Usable() error {
 }
 
 // launch takes the spare worker or starts one, and hands it cfg.
-func (p *Pool) launch(cfg *Config, k string) (*process, error) {
+func (p *Pool) launch(cfg *cephconf.Config, k string) (*process, error) {
 	if err := p.Usable(); err != nil {
 		return nil, err
 	}
@@ -207,11 +208,11 @@ func (p *Pool) launch(cfg *Config, k string) (*process, error) {
 			return nil, err
 		}
 	}
-	timeout := p.opts.CallTimeout
-	if timeout <= 0 {
-		timeout = callTimeoutFactor * cfg.timeout()
+	callTimeout := p.opts.CallTimeout
+	if callTimeout <= 0 {
+		callTimeout = callTimeoutFactor * timeout(cfg)
 	}
-	if err := proc.configure(cfg, k, timeout, p); err != nil {
+	if err := proc.configure(cfg, k, callTimeout, p); err != nil {
 		return nil, err
 	}
 	p.log.Info("Ceph worker started", "pid", proc.pid(), "ceph", cfg.String())

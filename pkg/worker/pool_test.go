@@ -22,6 +22,7 @@ import (
 
 	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/worker"
 	"github.com/otterscale/kubectl-otterscale/pkg/worker/internal/fake"
 )
@@ -100,10 +101,10 @@ var secret = func() string {
 
 // fakeConfig is a Config for the fake worker behaving as mode; blocking
 // calls leave a file in the returned directory as they arrive.
-func fakeConfig(t *testing.T, mode string) (*worker.Config, string) {
+func fakeConfig(t *testing.T, mode string) (*cephconf.Config, string) {
 	t.Helper()
 	dir := t.TempDir()
-	return &worker.Config{MonHost: mode, User: "tester", Key: secret, ConfFile: dir, Source: "the test"}, dir
+	return &cephconf.Config{MonHost: mode, User: "tester", Key: secret, ConfFile: dir, Source: "the test"}, dir
 }
 
 // waitNoChildren fails t unless every child of this process named comm
@@ -141,7 +142,7 @@ func waitArrived(t *testing.T, dir string, n int) {
 }
 
 // servedBy answers the pid of the worker that answers ListImages.
-func servedBy(t *testing.T, p *worker.Pool, cfg *worker.Config) int {
+func servedBy(t *testing.T, p *worker.Pool, cfg *cephconf.Config) int {
 	t.Helper()
 	w, err := p.Get(t.Context(), cfg)
 	if err != nil {
@@ -391,13 +392,13 @@ func TestRealWorkerNeverShowsTheKey(t *testing.T) {
 	}()
 	for _, tt := range []struct {
 		name string
-		cfg  worker.Config
+		cfg  cephconf.Config
 		code connect.Code
 		want string
 	}{
-		{"nothing listens", worker.Config{MonHost: "127.0.0.1:1", User: "admin", Key: secret, Timeout: time.Second}, connect.CodeUnavailable, "unreachable"},
-		{"not a key", worker.Config{MonHost: "127.0.0.1:1", User: "admin", Key: "not base64 " + secret, Timeout: time.Second}, connect.CodeUnavailable, ""},
-		{"no such monitor host", worker.Config{MonHost: "no-such-host.invalid", User: "admin", Key: secret, Timeout: time.Second}, connect.CodeUnavailable, ""},
+		{"nothing listens", cephconf.Config{MonHost: "127.0.0.1:1", User: "admin", Key: secret, Timeout: time.Second}, connect.CodeUnavailable, "unreachable"},
+		{"not a key", cephconf.Config{MonHost: "127.0.0.1:1", User: "admin", Key: "not base64 " + secret, Timeout: time.Second}, connect.CodeUnavailable, ""},
+		{"no such monitor host", cephconf.Config{MonHost: "no-such-host.invalid", User: "admin", Key: secret, Timeout: time.Second}, connect.CodeUnavailable, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := p.Get(t.Context(), &tt.cfg)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/otterscale/kubectl-otterscale/gen/kubectlotterscale/worker/v1/workerv1connect"
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1/storagev1connect"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/worker/spawn"
 )
 
@@ -39,7 +40,7 @@ type process struct {
 	started time.Time
 
 	// Set by configure.
-	cfg         *Config
+	cfg         *cephconf.Config
 	key         string
 	callTimeout time.Duration
 	worker      *Worker
@@ -102,7 +103,7 @@ func (p *process) stopping() bool { return p.stopped.Load() }
 
 // configure sends the worker cfg, waits for it to connect, and makes its
 // clients.
-func (p *process) configure(cfg *Config, k string, callTimeout time.Duration, pool *Pool) error {
+func (p *process) configure(cfg *cephconf.Config, k string, callTimeout time.Duration, pool *Pool) error {
 	data, err := json.Marshal(cfg)
 	if err != nil {
 		p.kill("")
@@ -121,7 +122,7 @@ func (p *process) configure(cfg *Config, k string, callTimeout time.Duration, po
 	_, _ = p.stdin.Write(append(data, '\n'))
 	// Connecting is bounded by the worker's timeout; starting it and
 	// librados is not, but takes well under a second.
-	timer := time.NewTimer(2*cfg.timeout() + 10*time.Second)
+	timer := time.NewTimer(2*timeout(cfg) + 10*time.Second)
 	defer timer.Stop()
 	select {
 	case h, ok := <-answered:
@@ -138,7 +139,7 @@ func (p *process) configure(cfg *Config, k string, callTimeout time.Duration, po
 		}
 	case <-timer.C:
 		p.kill("timeout")
-		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("connect to %s: the Ceph worker did not connect within %s; it was stopped", cfg, 2*cfg.timeout()+10*time.Second))
+		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("connect to %s: the Ceph worker did not connect within %s; it was stopped", cfg, 2*timeout(cfg)+10*time.Second))
 	}
 	// Requests go over the one connection, which the worker serves with
 	// HTTP/2 now that it has connected to Ceph. (Written any earlier, the
@@ -172,7 +173,7 @@ func (p *process) configure(cfg *Config, k string, callTimeout time.Duration, po
 }
 
 // startError says why a worker that never answered exited.
-func (p *process) startError(cfg *Config) error {
+func (p *process) startError(cfg *cephconf.Config) error {
 	select {
 	case <-p.done:
 	case <-time.After(exitWait):
@@ -188,7 +189,7 @@ func (p *process) startError(cfg *Config) error {
 
 // crashError is the error of a call (or a start) that the worker's death
 // ended.
-func (p *process) crashError(cfg *Config, during string) error {
+func (p *process) crashError(cfg *cephconf.Config, during string) error {
 	return connect.NewError(connect.CodeUnavailable, fmt.Errorf(
 		"the Ceph worker (%s, pid %d) for %s crashed %s (%s); a new worker serves the next call",
 		BinaryName, p.pid(), cfg, during, p.exitReason()))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/otterscale/kubectl-otterscale/gen/kubectlotterscale/worker/v1/workerv1connect"
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1/storagev1connect"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/version"
 	"github.com/otterscale/kubectl-otterscale/pkg/worker/spawn"
 )
@@ -32,7 +33,7 @@ type Handlers struct {
 
 // Connector connects to the cluster cfg describes. The error is a Connect
 // error whose code and message go to the parent as they are.
-type Connector func(cfg Config) (Handlers, error)
+type Connector func(cfg cephconf.Config) (Handlers, error)
 
 // Serve is otterscale-ceph's main: the one place where a process becomes
 // the Ceph worker. It returns the exit code; a worker whose parent is gone
@@ -54,7 +55,7 @@ func Serve(args []string, connector Connector) int {
 		return 2
 	}
 	in := bufio.NewReader(os.Stdin)
-	var cfg Config
+	var cfg cephconf.Config
 	if err := json.NewDecoder(in).Decode(&cfg); err != nil {
 		// The parent went away before it sent a configuration (a spare
 		// worker nobody needed): nothing to say.

@@ -24,48 +24,18 @@ package worker
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/worker/spawn"
 )
 
-// DefaultTimeout bounds connecting to Ceph and each librados operation:
-// librados would otherwise wait 300 s on a dead monitor or a wrong key.
-const DefaultTimeout = 5 * time.Second
-
-// Config is how to reach one Ceph cluster, wherever it was found. It is
-// what the parent sends a worker on stdin.
-type Config struct {
-	// MonHost is the mon_host option.
-	MonHost string `json:"monHost,omitempty"`
-	// User is the Ceph user without "client.".
-	User string `json:"user,omitempty"`
-	// Key is the user's secret. Never print it: String leaves it out.
-	Key string `json:"key,omitempty"`
-	// ConfFile, when set, is read before MonHost and Key are applied.
-	ConfFile string `json:"confFile,omitempty"`
-	// Source says where the configuration came from, for messages, e.g.
-	// `Rook (namespace "rook-ceph")`.
-	Source string `json:"source,omitempty"`
-	// Timeout bounds connecting and each operation.
-	Timeout time.Duration `json:"timeout,omitempty"`
-}
-
-// String describes the configuration without its key.
-func (c Config) String() string {
-	return fmt.Sprintf("Ceph at %s as client.%s (from %s)", c.MonHost, c.User, c.Source)
-}
-
-// GoString keeps the key out of %#v too.
-func (c Config) GoString() string { return c.String() }
-
-// timeout is c.Timeout, or DefaultTimeout when it is not set.
-func (c Config) timeout() time.Duration {
-	if c.Timeout <= 0 {
-		return DefaultTimeout
+// timeout is cfg.Timeout, or cephconf.DefaultTimeout when it is not set.
+func timeout(cfg *cephconf.Config) time.Duration {
+	if cfg.Timeout <= 0 {
+		return cephconf.DefaultTimeout
 	}
-	return c.Timeout
+	return cfg.Timeout
 }
 
 // The protocol between a Pool and the worker it starts.
@@ -86,7 +56,7 @@ const (
 
 // hello is what the worker writes on stdout once it has tried to connect:
 // an empty Code for a connection made, else the error's code and message
-// (never a key: messages are built from Config.String).
+// (never a key: messages are built from cephconf.Config's String).
 type hello struct {
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`

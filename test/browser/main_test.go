@@ -30,6 +30,7 @@ import (
 
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/instance"
 	"github.com/otterscale/kubectl-otterscale/pkg/link"
@@ -269,7 +270,7 @@ func setup(t *testing.T) *fixture {
 	if err := os.WriteFile(keyFile, []byte(ceph.UserKey+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	st := storage.New(nil, storage.Flags{MonHost: ceph.MonHost, User: ceph.User, KeyFile: keyFile})
+	st := storage.New(nil, cephconf.Flags{MonHost: ceph.MonHost, User: ceph.User, KeyFile: keyFile})
 	t.Cleanup(st.Close)
 	kc := cluster.NewKubeconfig(flags)
 	kc.Unthrottle() // as the proxy command does

@@ -15,6 +15,7 @@ import (
 	"github.com/otterscale/kubectl-otterscale/gen/kubectlotterscale/worker/v1/workerv1connect"
 	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1/storagev1connect"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/worker"
 )
 
@@ -38,7 +39,7 @@ const LibstdcxxAbort = "terminate called after throwing an instance of 'std::sys
 
 // Connect is the fake worker's "connection to Ceph". ConfFile names a
 // directory where each blocking call leaves a file as it arrives.
-func Connect(cfg worker.Config) (worker.Handlers, error) {
+func Connect(cfg cephconf.Config) (worker.Handlers, error) {
 	switch cfg.MonHost {
 	case Exit:
 		fmt.Fprintln(os.Stderr, "fake worker: cannot go on")

@@ -1,4 +1,4 @@
-package storage_test
+package discover_test
 
 import (
 	"crypto/rand"
@@ -12,14 +12,17 @@ import (
 	"connectrpc.com/connect"
 	corev1 "k8s.io/api/core/v1"
 	storagev1k "k8s.io/api/storage/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
-	"github.com/otterscale/kubectl-otterscale/pkg/storage"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf/discover"
+	"github.com/otterscale/kubectl-otterscale/pkg/worker"
 )
+
+const mib = 1 << 20
 
 func suffix() string {
 	b := make([]byte, 3)
@@ -46,11 +49,27 @@ func namespace(t *testing.T, env *testenv.Env, prefix string) string {
 	return ns
 }
 
-// listVia lists images through a service that must find Ceph by itself.
-func listVia(t *testing.T, svc *storage.Service) ([]*storagev1.Image, error) {
+// listVia lists images in the Ceph that Find finds by itself for the test
+// API server's default scope, through a real Ceph worker, as the storage
+// service does: what was found must also connect.
+func listVia(t *testing.T, env *testenv.Env, flags cephconf.Flags) ([]*storagev1.Image, error) {
 	t.Helper()
-	defer svc.Close()
-	resp, err := svc.ListImages(t.Context(), connect.NewRequest(&storagev1.ListImagesRequest{}))
+	ctx := t.Context()
+	clients, err := kubeProvider(env).Clients(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := discover.Find(ctx, flags, clients)
+	if err != nil {
+		return nil, err
+	}
+	pool := worker.NewPool(worker.Options{})
+	defer pool.Close()
+	w, err := pool.Get(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := w.Storage.ListImages(ctx, connect.NewRequest(&storagev1.ListImagesRequest{}))
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +87,7 @@ func TestFindThroughRook(t *testing.T) {
 	if err := c.WriteRook(ctx, env.Kube.CoreV1(), ns); err != nil {
 		t.Fatal(err)
 	}
-	images, err := listVia(t, storage.New(kubeProvider(env), storage.Flags{RookNamespace: ns, Timeout: 3e9}))
+	images, err := listVia(t, env, cephconf.Flags{RookNamespace: ns, Timeout: 3e9})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +132,7 @@ func TestFindThroughCephCSI(t *testing.T) {
 	defer func() { _ = env.Kube.StorageV1().StorageClasses().Delete(ctx, sc.Name, metav1.DeleteOptions{}) }()
 
 	// Rook's namespace is empty here, so ceph-csi's objects are what apply.
-	images, err := listVia(t, storage.New(kubeProvider(env), storage.Flags{RookNamespace: "no-rook", Timeout: 3e9}))
+	images, err := listVia(t, env, cephconf.Flags{RookNamespace: "no-rook", Timeout: 3e9})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,77 +154,20 @@ func TestFindThroughEtcCephAndNothing(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "ceph.client.admin.keyring"), []byte(keyring), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	restore := storage.SetEtcCeph(dir)
+	restore := discover.SetEtcCeph(dir)
 	defer restore()
-	if _, err := listVia(t, storage.New(kubeProvider(env), storage.Flags{RookNamespace: "no-rook", Timeout: 3e9})); err != nil {
+	if _, err := listVia(t, env, cephconf.Flags{RookNamespace: "no-rook", Timeout: 3e9}); err != nil {
 		t.Fatalf("through %s: %v", dir, err)
 	}
 
-	storage.SetEtcCeph(filepath.Join(dir, "nothing-here"))
-	_, err := listVia(t, storage.New(kubeProvider(env), storage.Flags{RookNamespace: "no-rook", Timeout: 3e9}))
+	discover.SetEtcCeph(filepath.Join(dir, "nothing-here"))
+	_, err := listVia(t, env, cephconf.Flags{RookNamespace: "no-rook", Timeout: 3e9})
 	wantCode(t, err, connect.CodeFailedPrecondition)
 	for _, tried := range []string{"flags", "Rook", "ceph-csi", "nothing-here"} {
 		if !strings.Contains(message(err), tried) {
 			t.Errorf("message %q does not say it tried %s", message(err), tried)
 		}
 	}
-}
-
-// A claim's image is found through its PersistentVolume's ceph-csi
-// attributes, and the snapshot lands on that image in Ceph.
-func TestResolveClaim(t *testing.T) {
-	env, c := testenv.Require(t), cephenv.Require(t)
-	ctx := t.Context()
-	ns := namespace(t, env, "pvc")
-	claims := env.Kube.CoreV1().PersistentVolumeClaims(ns)
-	for _, name := range []string{"disk", "pending"} {
-		if _, err := claims.Create(ctx, &corev1.PersistentVolumeClaim{
-			ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec: corev1.PersistentVolumeClaimSpec{
-				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("8Mi")}},
-			},
-		}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := env.BindClaim(ctx, ns, "disk", resource.Quantity{}); err != nil {
-		t.Fatal(err)
-	}
-	// Provision the image the volume names, as ceph-csi would have.
-	pvc, err := claims.Get(ctx, "disk", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pv, err := env.Kube.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	image := pv.Spec.CSI.VolumeAttributes["imageName"]
-	if err := c.CreateImage(ctx, image, 8*mib); err != nil {
-		t.Fatal(err)
-	}
-
-	clients, err := kubeProvider(env).Clients(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, img, err := storage.ResolveClaim(ctx, clients, ns, "disk")
-	if err != nil || pool != c.Pool || img != image {
-		t.Fatalf("ResolveClaim = %q, %q, %v", pool, img, err)
-	}
-	// And the image is the real one: a snapshot of it shows up in rbd.
-	svc := adminService(t, c)
-	if _, err := svc.CreateImageSnapshot(ctx, connect.NewRequest(&storagev1.CreateImageSnapshotRequest{PoolName: pool, ImageName: img, SnapshotName: "via-claim"})); err != nil {
-		t.Fatal(err)
-	}
-	if snaps := rbdSnaps(t, c, img); len(snaps) != 1 || snaps[0].Name != "via-claim" {
-		t.Errorf("rbd snap ls %s: %+v", img, snaps)
-	}
-	_, _, err = storage.ResolveClaim(ctx, clients, ns, "pending")
-	wantCode(t, err, connect.CodeFailedPrecondition)
-	_, _, err = storage.ResolveClaim(ctx, clients, ns, "missing")
-	wantCode(t, err, connect.CodeNotFound)
 }
 
 func hasImage(images []*storagev1.Image, name string) bool {

@@ -1,4 +1,4 @@
-package storage
+package discover
 
 import (
 	"encoding/base64"

@@ -1,4 +1,4 @@
-package storage
+package discover
 
 // SetEtcCeph points the /etc/ceph source at dir for a test and returns the
 // function that restores it.

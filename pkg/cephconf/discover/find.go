@@ -1,4 +1,4 @@
-package storage
+package discover
 
 import (
 	"context"
@@ -18,15 +18,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 )
 
 // etcCeph is where Ceph's own tools keep ceph.conf and keyrings; a variable
 // so that tests can point it elsewhere.
 var etcCeph = "/etc/ceph"
-
-// DefaultRookNamespace is where Find looks for Rook unless told otherwise.
-const DefaultRookNamespace = "rook-ceph"
 
 const (
 	rbdProvisionerSuffix = "rbd.csi.ceph.com"
@@ -48,14 +46,14 @@ const (
 // that is absent, incomplete or forbidden to read does not apply, and the
 // next is tried; any other API error ends the search. When nothing
 // applies, the failed_precondition error says what each source lacked.
-func Find(ctx context.Context, flags Flags, clients *cluster.Clients) (*Config, error) {
+func Find(ctx context.Context, flags cephconf.Flags, clients *cluster.Clients) (*cephconf.Config, error) {
 	f := &finder{flags: flags, clients: clients, op: "find Ceph"}
 	if clients != nil && clients.Context != "" {
 		f.op = fmt.Sprintf("find Ceph for scope %q", clients.Context)
 	}
 	sources := []struct {
 		name string
-		find func(context.Context) (*Config, string, error)
+		find func(context.Context) (*cephconf.Config, string, error)
 	}{
 		{"flags", f.fromFlags},
 		{"Rook", f.fromRook},
@@ -71,7 +69,7 @@ func Find(ctx context.Context, flags Flags, clients *cluster.Clients) (*Config, 
 		if cfg != nil {
 			cfg.Timeout = flags.Timeout
 			if cfg.Timeout <= 0 {
-				cfg.Timeout = DefaultTimeout
+				cfg.Timeout = cephconf.DefaultTimeout
 			}
 			return cfg, nil
 		}
@@ -84,14 +82,14 @@ func Find(ctx context.Context, flags Flags, clients *cluster.Clients) (*Config, 
 // finder holds what every source needs. Each source returns a Config when
 // it applies, else the reason it does not; an error ends the search.
 type finder struct {
-	flags   Flags
+	flags   cephconf.Flags
 	clients *cluster.Clients
 	op      string
 }
 
 const noKubeconfig = "not tried: no usable kubeconfig"
 
-func (f *finder) fromFlags(context.Context) (*Config, string, error) {
+func (f *finder) fromFlags(context.Context) (*cephconf.Config, string, error) {
 	fl := f.flags
 	var given []string
 	for _, g := range []struct{ flag, value string }{
@@ -105,13 +103,13 @@ func (f *finder) fromFlags(context.Context) (*Config, string, error) {
 	if len(given) == 0 {
 		return nil, "none given (--ceph-mon-host, --ceph-key-file, --ceph-conf, --ceph-keyring, --ceph-user)", nil
 	}
-	fail := func(format string, args ...any) (*Config, string, error) {
+	fail := func(format string, args ...any) (*cephconf.Config, string, error) {
 		return nil, "", connect.NewError(connect.CodeFailedPrecondition,
 			fmt.Errorf("%s from flags (%s): %w", f.op, strings.Join(given, ", "), fmt.Errorf(format, args...)))
 	}
 
 	user := trimUser(fl.User)
-	cfg := &Config{MonHost: strings.TrimSpace(fl.MonHost), Source: "flags"}
+	cfg := &cephconf.Config{MonHost: strings.TrimSpace(fl.MonHost), Source: "flags"}
 	var conf *cephConf
 	if fl.Conf != "" {
 		var err error
@@ -170,13 +168,13 @@ func (f *finder) fromFlags(context.Context) (*Config, string, error) {
 	return cfg, "", nil
 }
 
-func (f *finder) fromRook(ctx context.Context) (*Config, string, error) {
+func (f *finder) fromRook(ctx context.Context) (*cephconf.Config, string, error) {
 	if f.clients == nil {
 		return nil, noKubeconfig, nil
 	}
 	ns := f.flags.RookNamespace
 	if ns == "" {
-		ns = DefaultRookNamespace
+		ns = cephconf.DefaultRookNamespace
 	}
 	mon, why, err := f.secret(ctx, ns, "rook-ceph-mon")
 	if mon == nil {
@@ -216,7 +214,7 @@ func (f *finder) fromRook(ctx context.Context) (*Config, string, error) {
 	if monHost == "" {
 		return nil, why, err
 	}
-	return &Config{
+	return &cephconf.Config{
 		MonHost: monHost,
 		User:    orAdmin(user),
 		Key:     key,
@@ -269,7 +267,7 @@ func (f *finder) rookMonHost(ctx context.Context, ns string) (string, string, er
 	return "", fmt.Sprintf("no monitors: %s, and %s", whyCM, whySecret), nil
 }
 
-func (f *finder) fromCSI(ctx context.Context) (*Config, string, error) {
+func (f *finder) fromCSI(ctx context.Context) (*cephconf.Config, string, error) {
 	if f.clients == nil {
 		return nil, noKubeconfig, nil
 	}
@@ -314,7 +312,7 @@ func isDefaultClass(sc *storagev1.StorageClass) bool {
 		sc.Annotations["storageclass.beta.kubernetes.io/is-default-class"] == "true"
 }
 
-func (f *finder) fromStorageClass(ctx context.Context, sc *storagev1.StorageClass) (*Config, string, error) {
+func (f *finder) fromStorageClass(ctx context.Context, sc *storagev1.StorageClass) (*cephconf.Config, string, error) {
 	clusterID := sc.Parameters["clusterID"]
 	if clusterID == "" {
 		return nil, "no clusterID parameter", nil
@@ -373,7 +371,7 @@ func (f *finder) fromStorageClass(ctx context.Context, sc *storagev1.StorageClas
 	if monitors == "" {
 		return nil, fmt.Sprintf("no monitors for clusterID %q: %s", clusterID, strings.Join(whys, ", ")), nil
 	}
-	return &Config{
+	return &cephconf.Config{
 		MonHost: monitors,
 		User:    user,
 		Key:     key,
@@ -490,7 +488,7 @@ func monitorsOf(cm *corev1.ConfigMap, key, clusterID string) (string, string) {
 	return "", fmt.Sprintf("%s has no entry for the cluster", where)
 }
 
-func (f *finder) fromEtc(context.Context) (*Config, string, error) {
+func (f *finder) fromEtc(context.Context) (*cephconf.Config, string, error) {
 	path := filepath.Join(etcCeph, "ceph.conf")
 	conf, err := readConf(path)
 	switch {
@@ -507,7 +505,7 @@ func (f *finder) fromEtc(context.Context) (*Config, string, error) {
 	if monHost == "" {
 		return nil, path + " has no mon_host", nil
 	}
-	return &Config{MonHost: monHost, User: user, Key: key, ConfFile: path, Source: path}, "", nil
+	return &cephconf.Config{MonHost: monHost, User: user, Key: key, ConfFile: path, Source: path}, "", nil
 }
 
 // errNoKeyring means that none of the keyrings that the conf points to

@@ -1,4 +1,4 @@
-package storage
+package discover
 
 import (
 	"context"
@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 )
 
@@ -156,7 +157,7 @@ const etcConf = "[global]\n\tfsid = 0a1b\n\tmon host = 10.3.0.1:6789,10.3.0.2:67
 
 type findCase struct {
 	name  string
-	flags Flags
+	flags cephconf.Flags
 	// files are written below a temp dir, the only part of the test that
 	// "$DIR" stands for; etc are the files of etcCeph ("$DIR/etc").
 	files map[string]string
@@ -167,7 +168,7 @@ type findCase struct {
 	noClients bool
 	react     []func(*fake.Clientset)
 
-	want *Config
+	want *cephconf.Config
 	// or an error with code and message parts
 	code   connect.Code
 	errHas []string
@@ -233,7 +234,7 @@ func runFind(t *testing.T, tt findCase) {
 	want := *tt.want
 	want.ConfFile, want.Source = sub(want.ConfFile), sub(want.Source)
 	if want.Timeout == 0 {
-		want.Timeout = DefaultTimeout
+		want.Timeout = cephconf.DefaultTimeout
 	}
 	if *cfg != want {
 		// Config's String hides the key: compare the fields one by one.
@@ -252,112 +253,112 @@ func TestFindFlags(t *testing.T) {
 	for _, tt := range []findCase{
 		{
 			name:  "mon host and key file",
-			flags: Flags{MonHost: "10.0.0.1:6789,10.0.0.2:6789", KeyFile: "$DIR/key"},
+			flags: cephconf.Flags{MonHost: "10.0.0.1:6789,10.0.0.2:6789", KeyFile: "$DIR/key"},
 			files: map[string]string{"key": "  " + flagKey + "\n"},
-			want:  &Config{MonHost: "10.0.0.1:6789,10.0.0.2:6789", User: "admin", Key: flagKey, Source: "flags"},
+			want:  &cephconf.Config{MonHost: "10.0.0.1:6789,10.0.0.2:6789", User: "admin", Key: flagKey, Source: "flags"},
 		},
 		{
 			name:  "user with client. prefix and a timeout",
-			flags: Flags{MonHost: "10.0.0.1", KeyFile: "$DIR/key", User: "client.csi", Timeout: 2 * time.Second},
+			flags: cephconf.Flags{MonHost: "10.0.0.1", KeyFile: "$DIR/key", User: "client.csi", Timeout: 2 * time.Second},
 			files: map[string]string{"key": flagKey},
-			want:  &Config{MonHost: "10.0.0.1", User: "csi", Key: flagKey, Source: "flags", Timeout: 2 * time.Second},
+			want:  &cephconf.Config{MonHost: "10.0.0.1", User: "csi", Key: flagKey, Source: "flags", Timeout: 2 * time.Second},
 		},
 		{
 			name:  "keyring's only entry names the user",
-			flags: Flags{MonHost: "10.0.0.1", Keyring: "$DIR/k"},
+			flags: cephconf.Flags{MonHost: "10.0.0.1", Keyring: "$DIR/k"},
 			files: map[string]string{"k": "[client.backup]\n\tkey = " + fileKey + "\n"},
-			want:  &Config{MonHost: "10.0.0.1", User: "backup", Key: fileKey, Source: "flags"},
+			want:  &cephconf.Config{MonHost: "10.0.0.1", User: "backup", Key: fileKey, Source: "flags"},
 		},
 		{
 			name:  "keyring with several users: admin",
-			flags: Flags{MonHost: "10.0.0.1", Keyring: "$DIR/k"},
+			flags: cephconf.Flags{MonHost: "10.0.0.1", Keyring: "$DIR/k"},
 			files: map[string]string{"k": "[client.other]\nkey = " + otherKey + "\n" + keyring},
-			want:  &Config{MonHost: "10.0.0.1", User: "admin", Key: fileKey, Source: "flags"},
+			want:  &cephconf.Config{MonHost: "10.0.0.1", User: "admin", Key: fileKey, Source: "flags"},
 		},
 		{
 			name:  "keyring with several users: the one asked for",
-			flags: Flags{MonHost: "10.0.0.1", Keyring: "$DIR/k", User: "other"},
+			flags: cephconf.Flags{MonHost: "10.0.0.1", Keyring: "$DIR/k", User: "other"},
 			files: map[string]string{"k": keyring + "[client.other]\nkey = " + otherKey + "\n"},
-			want:  &Config{MonHost: "10.0.0.1", User: "other", Key: otherKey, Source: "flags"},
+			want:  &cephconf.Config{MonHost: "10.0.0.1", User: "other", Key: otherKey, Source: "flags"},
 		},
 		{
 			name:  "key file wins over keyring",
-			flags: Flags{MonHost: "10.0.0.1", Keyring: "$DIR/k", KeyFile: "$DIR/key"},
+			flags: cephconf.Flags{MonHost: "10.0.0.1", Keyring: "$DIR/k", KeyFile: "$DIR/key"},
 			files: map[string]string{"k": keyring, "key": flagKey},
-			want:  &Config{MonHost: "10.0.0.1", User: "admin", Key: flagKey, Source: "flags"},
+			want:  &cephconf.Config{MonHost: "10.0.0.1", User: "admin", Key: flagKey, Source: "flags"},
 		},
 		{
 			name:  "conf with its keyring setting",
-			flags: Flags{Conf: "$DIR/c/ceph.conf"},
+			flags: cephconf.Flags{Conf: "$DIR/c/ceph.conf"},
 			files: map[string]string{
 				"c/ceph.conf":                         "[global]\nmon_host = 10.0.0.1:6789\n[client]\nkeyring = $DIR/elsewhere/$cluster.$name.keyring\n",
 				"elsewhere/ceph.client.admin.keyring": keyring,
 			},
-			want: &Config{MonHost: "10.0.0.1:6789", User: "admin", Key: fileKey, ConfFile: "$DIR/c/ceph.conf", Source: "flags"},
+			want: &cephconf.Config{MonHost: "10.0.0.1:6789", User: "admin", Key: fileKey, ConfFile: "$DIR/c/ceph.conf", Source: "flags"},
 		},
 		{
 			name:  "conf with mon-host and the keyring beside it",
-			flags: Flags{Conf: "$DIR/c/ceph.conf"},
+			flags: cephconf.Flags{Conf: "$DIR/c/ceph.conf"},
 			files: map[string]string{
 				"c/ceph.conf":                 "[global]\nmon-host = 10.0.0.1:6789\n",
 				"c/ceph.client.admin.keyring": keyring,
 			},
-			want: &Config{MonHost: "10.0.0.1:6789", User: "admin", Key: fileKey, ConfFile: "$DIR/c/ceph.conf", Source: "flags"},
+			want: &cephconf.Config{MonHost: "10.0.0.1:6789", User: "admin", Key: fileKey, ConfFile: "$DIR/c/ceph.conf", Source: "flags"},
 		},
 		{
 			name:  "conf and user: the user's section and keyring",
-			flags: Flags{Conf: "$DIR/c/ceph.conf", User: "other"},
+			flags: cephconf.Flags{Conf: "$DIR/c/ceph.conf", User: "other"},
 			files: map[string]string{
 				"c/ceph.conf":                 "[global]\nmon host = 10.0.0.1\n[client.other]\nmon host = 10.0.0.7\n",
 				"c/ceph.client.admin.keyring": keyring,
 				"c/ceph.client.other.keyring": "[client.other]\nkey = " + otherKey + "\n",
 			},
-			want: &Config{MonHost: "10.0.0.7", User: "other", Key: otherKey, ConfFile: "$DIR/c/ceph.conf", Source: "flags"},
+			want: &cephconf.Config{MonHost: "10.0.0.7", User: "other", Key: otherKey, ConfFile: "$DIR/c/ceph.conf", Source: "flags"},
 		},
 		{
 			name:  "conf and the keyring's only user: that user's section",
-			flags: Flags{Conf: "$DIR/c/ceph.conf"},
+			flags: cephconf.Flags{Conf: "$DIR/c/ceph.conf"},
 			files: map[string]string{
 				"c/ceph.conf":                  "[global]\nmon host = 10.0.0.1\n[client.backup]\nmon host = 10.0.0.8\n",
 				"c/ceph.client.backup.keyring": "[client.backup]\nkey = " + otherKey + "\n",
 			},
-			want: &Config{MonHost: "10.0.0.8", User: "backup", Key: otherKey, ConfFile: "$DIR/c/ceph.conf", Source: "flags"},
+			want: &cephconf.Config{MonHost: "10.0.0.8", User: "backup", Key: otherKey, ConfFile: "$DIR/c/ceph.conf", Source: "flags"},
 		},
 		{
 			name:  "conf with a key option",
-			flags: Flags{Conf: "$DIR/ceph.conf", User: "other"},
+			flags: cephconf.Flags{Conf: "$DIR/ceph.conf", User: "other"},
 			files: map[string]string{"ceph.conf": "[global]\nmon host = 10.0.0.1\n[client.other]\nkey = " + otherKey + "\n"},
-			want:  &Config{MonHost: "10.0.0.1", User: "other", Key: otherKey, ConfFile: "$DIR/ceph.conf", Source: "flags"},
+			want:  &cephconf.Config{MonHost: "10.0.0.1", User: "other", Key: otherKey, ConfFile: "$DIR/ceph.conf", Source: "flags"},
 		},
 		{
 			name:  "conf with a keyfile option",
-			flags: Flags{Conf: "$DIR/ceph.conf"},
+			flags: cephconf.Flags{Conf: "$DIR/ceph.conf"},
 			files: map[string]string{"ceph.conf": "[global]\nmon host = 10.0.0.1\nkeyfile = $DIR/$name.key\n", "client.admin.key": flagKey},
-			want:  &Config{MonHost: "10.0.0.1", User: "admin", Key: flagKey, ConfFile: "$DIR/ceph.conf", Source: "flags"},
+			want:  &cephconf.Config{MonHost: "10.0.0.1", User: "admin", Key: flagKey, ConfFile: "$DIR/ceph.conf", Source: "flags"},
 		},
 		{
 			name:  "mon host flag over the conf's, keyring flag over the conf's",
-			flags: Flags{Conf: "$DIR/ceph.conf", MonHost: "10.0.0.5", Keyring: "$DIR/k"},
+			flags: cephconf.Flags{Conf: "$DIR/ceph.conf", MonHost: "10.0.0.5", Keyring: "$DIR/k"},
 			files: map[string]string{
 				"ceph.conf":                 "[global]\nmon host = 10.0.0.1\n",
 				"ceph.client.admin.keyring": "[client.admin]\nkey = " + otherKey + "\n",
 				"k":                         keyring,
 			},
-			want: &Config{MonHost: "10.0.0.5", User: "admin", Key: fileKey, ConfFile: "$DIR/ceph.conf", Source: "flags"},
+			want: &cephconf.Config{MonHost: "10.0.0.5", User: "admin", Key: fileKey, ConfFile: "$DIR/ceph.conf", Source: "flags"},
 		},
 		{
 			name:    "flags win over Rook, ceph-csi and /etc/ceph",
-			flags:   Flags{MonHost: "10.0.0.1", KeyFile: "$DIR/key"},
+			flags:   cephconf.Flags{MonHost: "10.0.0.1", KeyFile: "$DIR/key"},
 			files:   map[string]string{"key": flagKey},
 			etc:     map[string]string{"ceph.conf": etcConf, "ceph.client.admin.keyring": "[client.admin]\nkey = " + etcKey + "\n"},
 			objects: join(rook("rook-ceph"), csi()),
-			want:    &Config{MonHost: "10.0.0.1", User: "admin", Key: flagKey, Source: "flags"},
+			want:    &cephconf.Config{MonHost: "10.0.0.1", User: "admin", Key: flagKey, Source: "flags"},
 		},
 
 		// Incomplete or broken flags fail, even though Rook would do.
 		{
 			name:    "mon host but no key",
-			flags:   Flags{MonHost: "10.0.0.1"},
+			flags:   cephconf.Flags{MonHost: "10.0.0.1"},
 			objects: rook("rook-ceph"),
 			code:    connect.CodeFailedPrecondition,
 			errHas: []string{`find Ceph for scope "prod" from flags (--ceph-mon-host): no key: ` +
@@ -365,7 +366,7 @@ func TestFindFlags(t *testing.T) {
 		},
 		{
 			name:    "key file but no mon host",
-			flags:   Flags{KeyFile: "$DIR/key"},
+			flags:   cephconf.Flags{KeyFile: "$DIR/key"},
 			files:   map[string]string{"key": flagKey},
 			objects: rook("rook-ceph"),
 			code:    connect.CodeFailedPrecondition,
@@ -373,7 +374,7 @@ func TestFindFlags(t *testing.T) {
 		},
 		{
 			name:    "only a user",
-			flags:   Flags{User: "csi"},
+			flags:   cephconf.Flags{User: "csi"},
 			objects: rook("rook-ceph"),
 			code:    connect.CodeFailedPrecondition,
 			errHas: []string{`from flags (--ceph-user): no monitors and no key: give --ceph-mon-host and ` +
@@ -381,14 +382,14 @@ func TestFindFlags(t *testing.T) {
 		},
 		{
 			name:   "conf without mon_host",
-			flags:  Flags{Conf: "$DIR/ceph.conf", KeyFile: "$DIR/key"},
+			flags:  cephconf.Flags{Conf: "$DIR/ceph.conf", KeyFile: "$DIR/key"},
 			files:  map[string]string{"ceph.conf": "[global]\nfsid = 0a1b\n", "key": flagKey},
 			code:   connect.CodeFailedPrecondition,
 			errHas: []string{`from flags (--ceph-key-file, --ceph-conf): no monitors: $DIR/ceph.conf has no mon_host; give --ceph-mon-host`},
 		},
 		{
 			name:  "conf without a keyring",
-			flags: Flags{Conf: "$DIR/c/ceph.conf"},
+			flags: cephconf.Flags{Conf: "$DIR/c/ceph.conf"},
 			files: map[string]string{"c/ceph.conf": "[global]\nmon host = 10.0.0.1\n"},
 			code:  connect.CodeFailedPrecondition,
 			errHas: []string{`from flags (--ceph-conf): no key: no keyring for client.admin: none of ` +
@@ -397,61 +398,61 @@ func TestFindFlags(t *testing.T) {
 		},
 		{
 			name:   "conf missing",
-			flags:  Flags{Conf: "$DIR/nope.conf", MonHost: "10.0.0.1"},
+			flags:  cephconf.Flags{Conf: "$DIR/nope.conf", MonHost: "10.0.0.1"},
 			code:   connect.CodeFailedPrecondition,
 			errHas: []string{"read --ceph-conf: open $DIR/nope.conf: no such file or directory"},
 		},
 		{
 			name:   "conf unparsable",
-			flags:  Flags{Conf: "$DIR/ceph.conf"},
+			flags:  cephconf.Flags{Conf: "$DIR/ceph.conf"},
 			files:  map[string]string{"ceph.conf": "[global\nkey = " + flagKey + "\n"},
 			code:   connect.CodeFailedPrecondition,
 			errHas: []string{"read --ceph-conf: $DIR/ceph.conf: line 1: a section header without \"]\""},
 		},
 		{
 			name:   "key file missing",
-			flags:  Flags{MonHost: "10.0.0.1", KeyFile: "$DIR/nope"},
+			flags:  cephconf.Flags{MonHost: "10.0.0.1", KeyFile: "$DIR/nope"},
 			code:   connect.CodeFailedPrecondition,
 			errHas: []string{"--ceph-key-file $DIR/nope: open $DIR/nope: no such file or directory"},
 		},
 		{
 			name:   "key file not base64",
-			flags:  Flags{MonHost: "10.0.0.1", KeyFile: "$DIR/key"},
+			flags:  cephconf.Flags{MonHost: "10.0.0.1", KeyFile: "$DIR/key"},
 			files:  map[string]string{"key": badKey},
 			code:   connect.CodeFailedPrecondition,
 			errHas: []string{"--ceph-key-file $DIR/key: the key is not valid base64"},
 		},
 		{
 			name:   "key file holding a keyring",
-			flags:  Flags{MonHost: "10.0.0.1", KeyFile: "$DIR/key"},
+			flags:  cephconf.Flags{MonHost: "10.0.0.1", KeyFile: "$DIR/key"},
 			files:  map[string]string{"key": keyring},
 			code:   connect.CodeFailedPrecondition,
 			errHas: []string{"--ceph-key-file $DIR/key: it holds a keyring, not a bare key: give it with --ceph-keyring instead"},
 		},
 		{
 			name:   "keyring without the user",
-			flags:  Flags{MonHost: "10.0.0.1", Keyring: "$DIR/k", User: "csi"},
+			flags:  cephconf.Flags{MonHost: "10.0.0.1", Keyring: "$DIR/k", User: "csi"},
 			files:  map[string]string{"k": keyring},
 			code:   connect.CodeFailedPrecondition,
 			errHas: []string{"--ceph-keyring $DIR/k: it has no key for client.csi, only for client.admin"},
 		},
 		{
 			name:   "keyring with a bad key",
-			flags:  Flags{MonHost: "10.0.0.1", Keyring: "$DIR/k"},
+			flags:  cephconf.Flags{MonHost: "10.0.0.1", Keyring: "$DIR/k"},
 			files:  map[string]string{"k": "[client.admin]\nkey = " + badKey + "\n"},
 			code:   connect.CodeFailedPrecondition,
 			errHas: []string{"--ceph-keyring $DIR/k: the key of client.admin: the key is not valid base64"},
 		},
 		{
 			name:   "keyring with a malformed line",
-			flags:  Flags{MonHost: "10.0.0.1", Keyring: "$DIR/k"},
+			flags:  cephconf.Flags{MonHost: "10.0.0.1", Keyring: "$DIR/k"},
 			files:  map[string]string{"k": "[client.admin]\n\tkey " + strings.TrimRight(fileKey, "=") + "\n"},
 			code:   connect.CodeFailedPrecondition,
 			errHas: []string{"read --ceph-keyring: keyring $DIR/k: line 2: not a section, a comment or key = value"},
 		},
 		{
 			name:   "conf key option not base64",
-			flags:  Flags{Conf: "$DIR/ceph.conf"},
+			flags:  cephconf.Flags{Conf: "$DIR/ceph.conf"},
 			files:  map[string]string{"ceph.conf": "[global]\nmon host = 10.0.0.1\nkey = " + badKey + "\n"},
 			code:   connect.CodeFailedPrecondition,
 			errHas: []string{"--ceph-conf $DIR/ceph.conf: $DIR/ceph.conf: the key option of client.admin: the key is not valid base64"},
@@ -462,8 +463,8 @@ func TestFindFlags(t *testing.T) {
 }
 
 func TestFindRook(t *testing.T) {
-	rookCfg := func(mons, key string) *Config {
-		return &Config{MonHost: mons, User: "admin", Key: key, Source: `Rook (namespace "rook-ceph")`}
+	rookCfg := func(mons, key string) *cephconf.Config {
+		return &cephconf.Config{MonHost: mons, User: "admin", Key: key, Source: `Rook (namespace "rook-ceph")`}
 	}
 	const mons = "10.1.0.1:6789,10.1.0.2:6789,10.1.0.3:6789"
 	for _, tt := range []findCase{
@@ -474,9 +475,9 @@ func TestFindRook(t *testing.T) {
 		},
 		{
 			name:    "another namespace",
-			flags:   Flags{RookNamespace: "storage", Timeout: time.Minute},
+			flags:   cephconf.Flags{RookNamespace: "storage", Timeout: time.Minute},
 			objects: join(rook("storage"), rook("rook-ceph")[1:]),
-			want:    &Config{MonHost: mons, User: "admin", Key: rookKey, Source: `Rook (namespace "storage")`, Timeout: time.Minute},
+			want:    &cephconf.Config{MonHost: mons, User: "admin", Key: rookKey, Source: `Rook (namespace "storage")`, Timeout: time.Minute},
 		},
 		{
 			name:    "mon_host from rook-ceph-config without the endpoints",
@@ -523,7 +524,7 @@ func TestFindRook(t *testing.T) {
 			name: "another user",
 			objects: append(without(rook("rook-ceph"), "Secret", "rook-ceph-mon"),
 				secret("rook-ceph", "rook-ceph-mon", map[string]string{"ceph-username": "client.healthchecker", "ceph-secret": rookKey})),
-			want: &Config{MonHost: mons, User: "healthchecker", Key: rookKey, Source: `Rook (namespace "rook-ceph")`},
+			want: &cephconf.Config{MonHost: mons, User: "healthchecker", Key: rookKey, Source: `Rook (namespace "rook-ceph")`},
 		},
 		{
 			name:    "Rook wins over ceph-csi and /etc/ceph",
@@ -537,7 +538,7 @@ func TestFindRook(t *testing.T) {
 			name:    "Rook forbidden: ceph-csi",
 			objects: join(rook("rook-ceph"), csi()),
 			react:   []func(*fake.Clientset){forbidden("get", "secrets", "rook-ceph-mon")},
-			want:    &Config{MonHost: "10.2.0.1:6789,10.2.0.2:6789", User: "csi-rbd", Key: csiKey, Source: `ceph-csi (StorageClass "ceph-block", Secret "csi-rbd-secret" in "ceph-csi")`},
+			want:    &cephconf.Config{MonHost: "10.2.0.1:6789,10.2.0.2:6789", User: "csi-rbd", Key: csiKey, Source: `ceph-csi (StorageClass "ceph-block", Secret "csi-rbd-secret" in "ceph-csi")`},
 		},
 		{
 			name:    "no monitors anywhere",
@@ -599,11 +600,11 @@ func TestFindRook(t *testing.T) {
 }
 
 func TestFindCSI(t *testing.T) {
-	csiCfg := &Config{
+	csiCfg := &cephconf.Config{
 		MonHost: "10.2.0.1:6789,10.2.0.2:6789", User: "csi-rbd", Key: csiKey,
 		Source: `ceph-csi (StorageClass "ceph-block", Secret "csi-rbd-secret" in "ceph-csi")`,
 	}
-	nodeCfg := &Config{
+	nodeCfg := &cephconf.Config{
 		MonHost: "10.2.0.1:6789,10.2.0.2:6789", User: "csi-node", Key: csiNodeKey,
 		Source: `ceph-csi (StorageClass "ceph-block", Secret "csi-rbd-node" in "ceph-csi")`,
 	}
@@ -615,8 +616,8 @@ func TestFindCSI(t *testing.T) {
 			configMap("other", "ceph-csi-config", map[string]string{"config.json": `[{"clusterID":"c2","monitors":["10.4.0.1:6789"]}]`}),
 		}
 	}
-	otherCfg := func(name string) *Config {
-		return &Config{
+	otherCfg := func(name string) *cephconf.Config {
+		return &cephconf.Config{
 			MonHost: "10.4.0.1:6789", User: "other", Key: csiOtherKey,
 			Source: `ceph-csi (StorageClass "` + name + `", Secret "other-secret" in "other")`,
 		}
@@ -664,14 +665,14 @@ func TestFindCSI(t *testing.T) {
 			name: "ceph-csi before 3.0: adminID and adminKey",
 			objects: append(without(csi(), "Secret", "csi-rbd-secret"),
 				secret("ceph-csi", "csi-rbd-secret", map[string]string{"adminID": "admin", "adminKey": csiKey})),
-			want: &Config{MonHost: csiCfg.MonHost, User: "admin", Key: csiKey, Source: csiCfg.Source},
+			want: &cephconf.Config{MonHost: csiCfg.MonHost, User: "admin", Key: csiKey, Source: csiCfg.Source},
 		},
 		{
 			name: "config in another namespace",
 			objects: append(without(csi(), "ConfigMap", "ceph-csi-config"),
 				configMap("kube-system", "ceph-csi-config", map[string]string{"config.json": `[{"clusterID":"c1","monitors":["10.5.0.1:6789"]}]`}),
 				configMap("kube-system", "unrelated", map[string]string{"config.json": `[{"clusterID":"c1","monitors":["10.6.6.6:6789"]}]`})),
-			want: &Config{MonHost: "10.5.0.1:6789", User: "csi-rbd", Key: csiKey, Source: csiCfg.Source},
+			want: &cephconf.Config{MonHost: "10.5.0.1:6789", User: "csi-rbd", Key: csiKey, Source: csiCfg.Source},
 		},
 		{
 			name: "config in the secret's namespace lacks the cluster: another namespace",
@@ -682,7 +683,7 @@ func TestFindCSI(t *testing.T) {
 				_, _ = cs.CoreV1().ConfigMaps("ceph-csi").Update(context.Background(), configMap("ceph-csi", "ceph-csi-config",
 					map[string]string{"config.json": `[{"clusterID":"c0","monitors":["10.9.0.1:6789"]}]`}), metav1.UpdateOptions{})
 			}},
-			want: &Config{MonHost: "10.5.0.1:6789", User: "csi-rbd", Key: csiKey, Source: csiCfg.Source},
+			want: &cephconf.Config{MonHost: "10.5.0.1:6789", User: "csi-rbd", Key: csiKey, Source: csiCfg.Source},
 		},
 		{
 			name: "Rook's own ceph-csi",
@@ -693,7 +694,7 @@ func TestFindCSI(t *testing.T) {
 					"csi-cluster-config-json": `[{"clusterID":"rook-ceph","monitors":["10.1.0.1:6789"],"namespace":"rook-ceph"}]`,
 				}),
 			},
-			want: &Config{
+			want: &cephconf.Config{
 				MonHost: "10.1.0.1:6789", User: "csi-rbd-provisioner", Key: csiKey,
 				Source: `ceph-csi (StorageClass "rook-ceph-block", Secret "rook-csi-rbd-provisioner" in "rook-ceph")`,
 			},
@@ -809,8 +810,8 @@ func TestFindCSI(t *testing.T) {
 
 func TestFindEtcCeph(t *testing.T) {
 	adminRing := "[client.admin]\n\tkey = " + etcKey + "\n"
-	etcCfg := func(user, key string) *Config {
-		return &Config{MonHost: "10.3.0.1:6789,10.3.0.2:6789", User: user, Key: key, ConfFile: "$DIR/etc/ceph.conf", Source: "$DIR/etc/ceph.conf"}
+	etcCfg := func(user, key string) *cephconf.Config {
+		return &cephconf.Config{MonHost: "10.3.0.1:6789,10.3.0.2:6789", User: user, Key: key, ConfFile: "$DIR/etc/ceph.conf", Source: "$DIR/etc/ceph.conf"}
 	}
 	for _, tt := range []findCase{
 		{name: "conf and admin keyring", etc: map[string]string{"ceph.conf": etcConf, "ceph.client.admin.keyring": adminRing}, want: etcCfg("admin", etcKey)},
@@ -890,7 +891,7 @@ func TestFindNothing(t *testing.T) {
 		},
 		{
 			name:    "a ceph-csi user in a Rook cluster, with every key in reach of the test",
-			flags:   Flags{RookNamespace: "storage", Timeout: time.Second},
+			flags:   cephconf.Flags{RookNamespace: "storage", Timeout: time.Second},
 			objects: join(rook("storage"), csi()),
 			react: []func(*fake.Clientset){
 				forbidden("get", "secrets", ""), forbidden("get", "configmaps", ""), forbidden("list", "configmaps", ""),
