@@ -114,7 +114,7 @@ $(KREW):
 	cd tools/krew && go build -o $@ -ldflags '-X sigs.k8s.io/krew/internal/version.gitTag=$(KREW_VERSION)' sigs.k8s.io/krew/cmd/krew
 $(VALIDATE_KREW_MANIFEST):
 	cd tools/krew && go build -o $@ sigs.k8s.io/krew/cmd/validate-krew-manifest
-# A big build (several minutes on a cold cache); only `goreleaser check` uses it.
+# A big build (several minutes on a cold cache); make dist and goreleaser-check use it.
 $(GORELEASER):
 	cd tools/goreleaser && go build -o $@ github.com/goreleaser/goreleaser/v2
 $(KUBECTL):
@@ -192,33 +192,43 @@ test: system-deps $(TEST_KUBECTL) testenv-bins $(BUF) $(GRPCURL) check-generated
 test-unit: ## the fast tests that need no API server
 	go test -count=1 -short ./...
 
-# Release archives, the Krew manifest and goreleaser (README, "Install").
-# Every archive's kubectl-otterscale is the cgo-free build; the linux/amd64
-# archive also carries otterscale-ceph, the Ceph worker (cgo), in which the
-# cgo-free binary runs its Ceph calls. Builds are reproducible: the
-# archives' times and the stamped date are the commit's.
-DIST_PLATFORMS ?= linux/amd64,linux/arm64,darwin/amd64,darwin/arm64,windows/amd64,windows/arm64
+# Release archives, the Krew manifest and goreleaser (README, "Release").
+# .goreleaser.yaml describes the archives and .krew.yaml the Krew manifest,
+# once each: a tag's release runs them on GitHub (goreleaser, then
+# krew-release-bot), and these targets run them here, offline.
+#
 # Krew wants a semantic version. A VERSION given on the command line is used
-# as it is (hack/dist refuses a bad one); otherwise git describe's, or for an
-# untagged tree a development one.
+# as it is (make dist refuses a bad one); otherwise git describe's,
+# or for an untagged tree a development one.
 DIST_VERSION := $(if $(filter command line,$(origin VERSION)),$(VERSION),$(if $(shell [[ '$(VERSION)' =~ ^v[0-9]+\.[0-9]+\.[0-9]+ ]] && echo y),$(VERSION),v0.0.0-dev))
-DIST_DATE    := $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo 1970-01-01T00:00:00Z)
-RELEASE_URL  ?= https://github.com/otterscale/kubectl-otterscale/releases/download/$(DIST_VERSION)
+# Empty builds every platform of .goreleaser.yaml; else os/arch,... builds
+# those only.
+DIST_PLATFORMS ?=
 # make test builds these archives only (each further platform costs a minute
 # or two on a cold cache): linux/amd64 with otterscale-ceph, and a .zip.
 KREW_TEST_PLATFORMS ?= linux/amd64,windows/amd64
+# hack/krew-manifest's flags: when DIST_PLATFORMS built fewer platforms,
+# the manifest leaves the others out.
+KREW_MANIFEST_FLAGS ?= $(if $(DIST_PLATFORMS),-skip-missing)
+# goreleaser asks git for the remote's URL; where there is none (a worktree,
+# an unpacked tarball) that error makes a snapshot forget the commit, and so
+# the commit's time that keeps builds reproducible. Name one for it alone.
+GORELEASER_ENV := GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=remote.origin.url GIT_CONFIG_VALUE_0=https://github.com/otterscale/kubectl-otterscale \
+  GORELEASER_CURRENT_TAG='$(DIST_VERSION)' $(if $(DIST_PLATFORMS),DIST_PLATFORMS='$(DIST_PLATFORMS)')
 # test/krew finds the archives and the krew tools through these.
 export OTTERSCALE_DIST := $(CURDIR)/dist
 export OTTERSCALE_KREW := $(KREW)
 export OTTERSCALE_VALIDATE_KREW_MANIFEST := $(VALIDATE_KREW_MANIFEST)
 
 .PHONY: dist
-dist: system-deps ## release archives and checksums.txt in dist/: make dist VERSION=vX.Y.Z
-	go run ./hack/dist build -version '$(DIST_VERSION)' -commit '$(COMMIT)' -date '$(DIST_DATE)' -platforms '$(DIST_PLATFORMS)' -out dist
+dist: system-deps $(GORELEASER) ## release archives and checksums.txt in dist/ with goreleaser, offline: make dist VERSION=vX.Y.Z
+	@[[ '$(DIST_VERSION)' =~ ^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$$ ]] || \
+	  { echo "VERSION=$(DIST_VERSION): want a semantic version with a leading v, such as v1.2.3" >&2; exit 1; }
+	$(GORELEASER_ENV) $(GORELEASER) release --snapshot --clean
 
 .PHONY: krew-manifest
-krew-manifest: $(VALIDATE_KREW_MANIFEST) ## render dist/krew/otterscale.yaml from dist/'s archives and validate it: make krew-manifest VERSION=vX.Y.Z
-	go run ./hack/dist manifest -version '$(DIST_VERSION)' -release-url '$(RELEASE_URL)' -dist dist
+krew-manifest: $(VALIDATE_KREW_MANIFEST) ## render .krew.yaml for dist/'s archives into dist/krew/otterscale.yaml and validate it: make krew-manifest VERSION=vX.Y.Z
+	go run ./hack/krew-manifest -tag '$(DIST_VERSION)' -dist dist $(KREW_MANIFEST_FLAGS)
 	$(VALIDATE_KREW_MANIFEST) -manifest dist/krew/otterscale.yaml -skip-install
 
 .PHONY: krew-test

@@ -1,29 +1,32 @@
-// Package krew tests the release as a Krew user gets it: the manifest that
-// `make krew-manifest` renders from the archives in dist/, installed by the
-// real krew through the real kubectl, and krew-release-bot's .krew.yaml
-// against it. `make krew-test` (and so `make test`) builds the archives and
-// the manifest first and points the tests at them with OTTERSCALE_DIST,
-// OTTERSCALE_KREW and OTTERSCALE_VALIDATE_KREW_MANIFEST.
+// Package krew tests the release as a Krew user gets it: goreleaser's
+// archives in dist/ (.goreleaser.yaml) with the manifest that `make
+// krew-manifest` renders from krew-release-bot's .krew.yaml, installed by the
+// real krew through the real kubectl. `make krew-test` (and so `make test`)
+// builds the archives and the manifest first and points the tests at them
+// with OTTERSCALE_DIST, OTTERSCALE_KREW and OTTERSCALE_VALIDATE_KREW_MANIFEST.
 package krew_test
 
 import (
+	"archive/tar"
+	"archive/zip"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
+	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
-	"reflect"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
-	"text/template"
+	"time"
 
 	"sigs.k8s.io/yaml"
 )
@@ -229,68 +232,109 @@ func TestManifestInstallsEveryPlatform(t *testing.T) {
 	}
 }
 
-// krew-release-bot's .krew.yaml, filled in the way the bot fills it
-// (addURIAndSha writes the uri and the sha256 of the asset), is the manifest
-// make krew-manifest renders, for every platform built here, and names all
-// six.
-func TestKrewReleaseBotTemplate(t *testing.T) {
+// Every archive goreleaser built carries the plugin, both completion
+// scripts, LICENSE and README.md, with otterscale-ceph in the linux/amd64
+// one only; and it is reproducible: every file's time is that of the commit
+// it was built from and its owner root, whatever the build machine's clock
+// and user.
+func TestArchives(t *testing.T) {
 	s := require(t)
-	text, err := os.ReadFile(filepath.Join("..", "..", ".krew.yaml"))
+	// goreleaser records the commit it built from.
+	var meta struct {
+		Commit string `json:"commit"`
+	}
+	data, err := os.ReadFile(filepath.Join(s.dist, "metadata.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tag := s.m.Spec.Version
-	const releases = "https://github.com/otterscale/kubectl-otterscale/releases/download/"
-	funcs := template.FuncMap{
-		"addURIAndSha": func(uri, tagName string) (string, error) {
-			uri = strings.ReplaceAll(uri, "{{ .TagName }}", tagName)
-			if !strings.HasPrefix(uri, releases+tagName+"/") {
-				return "", fmt.Errorf("asset %s is not in the release of %s", uri, tagName)
-			}
-			sum := "0000000000000000000000000000000000000000000000000000000000000000"
-			if data, err := os.ReadFile(filepath.Join(s.dist, path.Base(uri))); err == nil {
-				h := sha256.Sum256(data)
-				sum = hex.EncodeToString(h[:])
-			}
-			return fmt.Sprintf("uri: %s\nsha256: %s", uri, sum), nil
-		},
-		"indent": func(n int, s string) string {
-			pad := strings.Repeat(" ", n)
-			return pad + strings.ReplaceAll(s, "\n", "\n"+pad)
-		},
+	if err := json.Unmarshal(data, &meta); err != nil {
+		t.Fatal(err)
 	}
-	tmpl, err := template.New(".krew.yaml").Funcs(funcs).Option("missingkey=error").Parse(string(text))
+	out, err := exec.CommandContext(t.Context(), "git", "log", "-1", "--format=%ct", meta.Commit).Output()
+	if err != nil {
+		t.Fatalf("git log %s: %v", meta.Commit, err)
+	}
+	commitTime, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b bytes.Buffer
-	if err := tmpl.Execute(&b, map[string]string{"TagName": tag}); err != nil {
+	names, err := filepath.Glob(filepath.Join(s.dist, "kubectl-otterscale_"+s.m.Spec.Version+"_*"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	var bot manifest
-	if err := yaml.UnmarshalStrict(b.Bytes(), &bot); err != nil {
-		t.Fatalf(".krew.yaml rendered:\n%s\n%v", b.String(), err)
+	if len(names) != len(s.m.Spec.Platforms) {
+		t.Errorf("archives %v, but the manifest has %d platforms", names, len(s.m.Spec.Platforms))
 	}
-	var keys []string
-	byKey := map[string]platform{}
-	for _, p := range bot.Spec.Platforms {
-		keys = append(keys, p.key())
-		byKey[p.key()] = p
-	}
-	if want := []string{"linux/amd64", "linux/arm64", "darwin/amd64", "darwin/arm64", "windows/amd64", "windows/arm64"}; !reflect.DeepEqual(keys, want) {
-		t.Errorf(".krew.yaml platforms %v, want %v", keys, want)
-	}
-	// The local manifest's URIs come from RELEASE_URL; compare from the
-	// release's default.
-	local := s.m
-	for i, p := range local.Spec.Platforms {
-		local.Spec.Platforms[i].URI = releases + tag + "/" + path.Base(p.URI)
-		if got, ok := byKey[p.key()]; !ok || !reflect.DeepEqual(got, local.Spec.Platforms[i]) {
-			t.Errorf("%s: .krew.yaml gives\n%+v\nmake krew-manifest gives\n%+v", p.key(), got, local.Spec.Platforms[i])
+	for _, name := range names {
+		files := archiveFiles(t, name)
+		exe := "kubectl-otterscale"
+		if strings.HasSuffix(name, ".zip") {
+			exe += ".exe"
+		}
+		want := []string{exe, "LICENSE", "README.md", "kubectl_complete-otterscale", "kubectl_complete-otterscale.cmd"}
+		if strings.HasSuffix(name, "_linux_amd64.tar.gz") {
+			want = append(want, "otterscale-ceph")
+		}
+		var got []string
+		for f, info := range files {
+			got = append(got, f)
+			if info.mtime != commitTime {
+				t.Errorf("%s: %s has time %s, want the commit's %s", filepath.Base(name), f, time.Unix(info.mtime, 0).UTC(), time.Unix(commitTime, 0).UTC())
+			}
+			if info.owner != "" && info.owner != "root" {
+				t.Errorf("%s: %s is owned by %q", filepath.Base(name), f, info.owner)
+			}
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s holds %v, want %v", filepath.Base(name), got, want)
 		}
 	}
-	bot.Spec.Platforms, local.Spec.Platforms = nil, nil
-	if !reflect.DeepEqual(bot, local) {
-		t.Errorf(".krew.yaml's spec\n%+v\ndiffers from make krew-manifest's\n%+v", bot, local)
+}
+
+type archived struct {
+	mtime int64
+	owner string
+}
+
+// archiveFiles reads a .tar.gz's or a .zip's file names, times and owners.
+func archiveFiles(t *testing.T, name string) map[string]archived {
+	t.Helper()
+	files := map[string]archived{}
+	if strings.HasSuffix(name, ".zip") {
+		zr, err := zip.OpenReader(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = zr.Close() }()
+		for _, f := range zr.File {
+			files[f.Name] = archived{mtime: f.Modified.Unix()}
+		}
+		return files
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return files
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		owner := hdr.Uname
+		if hdr.Uid != 0 || hdr.Gid != 0 {
+			owner = fmt.Sprintf("%d:%d", hdr.Uid, hdr.Gid)
+		}
+		files[hdr.Name] = archived{mtime: hdr.ModTime.Unix(), owner: owner}
 	}
 }
