@@ -3,25 +3,17 @@ package proxy_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
-	"os"
 	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 	cdiclient "kubevirt.io/client-go/containerizeddataimporter"
 
-	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
-	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/instance"
 	"github.com/otterscale/kubectl-otterscale/pkg/proxy"
 )
@@ -29,13 +21,7 @@ import (
 // The proxy runs on a loopback port in front of the real services, a
 // real API server and a real Ceph.
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Run(cephenv.RunFunc(func() int { return cephenv.Run(m, nil) }), func(env *testenv.Env) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := env.CreateStorageClass(ctx, "ceph-block", true); err != nil {
-			panic(err)
-		}
-	}))
+	testenv.Main(m, testenv.WithCeph(), testenv.WithStorageClass(testenv.StorageClass, true))
 }
 
 // fixture is one test's environment: the instance service over the test
@@ -50,20 +36,8 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	env := testenv.Require(t)
-	flags := genericclioptions.NewConfigFlags(false)
-	flags.KubeConfig = &env.Kubeconfig
-	cdi, err := cdiclient.NewForConfig(env.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	f := &fixture{env: env, svc: instance.New(cluster.NewKubeconfig(flags)), cdi: cdi, ns: "p-" + hex.EncodeToString(b)}
-	if _, err := env.Kube.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return f
+	f := testenv.NewFixture(t)
+	return &fixture{env: f.Env, svc: instance.New(f.Provider("")), cdi: f.CDI, ns: f.Namespace}
 }
 
 // logBuffer collects the proxy's log lines.

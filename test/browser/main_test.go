@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,14 +22,9 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
-
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
-	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/instance"
 	"github.com/otterscale/kubectl-otterscale/pkg/link"
 	"github.com/otterscale/kubectl-otterscale/pkg/proxy"
@@ -43,13 +36,7 @@ import (
 // services behind it: InstanceService over a real kube-apiserver with the
 // CDI CRDs, StorageService over a real Ceph.
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Run(cephenv.RunFunc(func() int { return cephenv.Run(m, nil) }), func(env *testenv.Env) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := env.CreateStorageClass(ctx, "ceph-block", true); err != nil {
-			panic(err)
-		}
-	}))
+	testenv.Main(m, testenv.WithCeph(), testenv.WithStorageClass(testenv.StorageClass, true))
 }
 
 // tools are what running the page needs besides the API server and Ceph.
@@ -251,19 +238,13 @@ const imageBytes = 8 << 20
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	env := testenv.Require(t)
-	ceph := cephenv.Require(t)
-	suffix := randomSuffix()
-	f := &fixture{env: env, ceph: ceph, ns: "browser-" + suffix, image: "browser-" + suffix}
-	if _, err := env.Kube.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	tf := testenv.NewFixture(t)
+	ceph := tf.Ceph()
+	f := &fixture{env: tf.Env, ceph: ceph, ns: tf.Namespace, image: "browser-" + tf.Suffix}
 	if err := ceph.CreateImage(t.Context(), f.image, imageBytes); err != nil {
 		t.Fatal(err)
 	}
 
-	flags := genericclioptions.NewConfigFlags(false)
-	flags.KubeConfig = &env.Kubeconfig
 	// Ceph is reached as ceph-csi's least-privilege user, with its bare
 	// key in a file, as `--ceph-user csi --ceph-key-file` would.
 	keyFile := filepath.Join(t.TempDir(), "key")
@@ -272,16 +253,10 @@ func setup(t *testing.T) *fixture {
 	}
 	st := storage.New(nil, cephconf.Flags{MonHost: ceph.MonHost, User: ceph.User, KeyFile: keyFile})
 	t.Cleanup(st.Close)
-	kc := cluster.NewKubeconfig(flags)
+	kc := tf.Provider("")
 	kc.Unthrottle() // as the proxy command does
 	f.services = proxy.Services{Instance: instance.New(kc), Storage: st, Resource: resource.New(kc), Link: link.New(kc)}
 	return f
-}
-
-func randomSuffix() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // step is one line of drive.mjs's output: one of the page's steps, or
