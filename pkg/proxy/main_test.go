@@ -1,13 +1,6 @@
 package proxy_test
 
 import (
-	"bytes"
-	"context"
-	"log/slog"
-	"net/http"
-	"runtime/pprof"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,89 +33,26 @@ func setup(t *testing.T) *fixture {
 	return &fixture{env: f.Env, svc: instance.New(f.Provider("")), cdi: f.CDI, ns: f.Namespace}
 }
 
-// logBuffer collects the proxy's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// running is a proxy serving on a loopback port.
+// running is the proxy serving a test (testenv.ServeProxy), under the
+// names the tests use.
 type running struct {
-	url    string
-	logs   *logBuffer
-	cancel context.CancelFunc
-
-	once sync.Once
-	done chan error
-	err  error
+	*testenv.Proxy
+	url  string
+	logs *testenv.Buffer
 }
 
-// serve starts the proxy as the command does: Listen, then Serve until
-// its context ends.
 func serve(t *testing.T, services proxy.Services, opts proxy.Options) *running {
 	t.Helper()
-	r := &running{logs: &logBuffer{}, done: make(chan error, 1)}
-	opts.Logger = slog.New(slog.NewTextHandler(r.logs, nil))
-	srv, err := proxy.NewServer(services, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.url = "http://" + addr.String()
-	var ctx context.Context
-	ctx, r.cancel = context.WithCancel(context.Background())
-	go func() { r.done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		if err := r.stop(15 * time.Second); err != nil {
-			// What held the shutdown up is in some goroutine's stack
-			// (this once failed in a clean-clone run, never alone).
-			var stacks strings.Builder
-			_ = pprof.Lookup("goroutine").WriteTo(&stacks, 1)
-			t.Errorf("stop the proxy: %v\n%s", err, stacks.String())
-		}
-	})
-	return r
+	p := testenv.ServeProxy(t, services, opts)
+	return &running{Proxy: p, url: p.URL, logs: p.Logs}
 }
 
 // stop ends Serve's context, as Ctrl-C does, and returns what Serve
 // returned.
-func (r *running) stop(wait time.Duration) error {
-	r.once.Do(func() {
-		r.cancel()
-		select {
-		case r.err = <-r.done:
-		case <-time.After(wait):
-			r.err = context.DeadlineExceeded
-		}
-	})
-	return r.err
-}
+func (r *running) stop(wait time.Duration) error { return r.Stop(wait) }
 
-// The clients the tests call with.
-var (
-	// http1 speaks HTTP/1.1 only.
-	http1 = &http.Client{Transport: &http.Transport{}}
-	// h2c speaks cleartext HTTP/2 with prior knowledge, as gRPC clients do.
-	h2c = &http.Client{Transport: &http.Transport{Protocols: h2cOnly()}}
-)
+type logBuffer = testenv.Buffer
 
-func h2cOnly() *http.Protocols {
-	p := new(http.Protocols)
-	p.SetUnencryptedHTTP2(true)
-	return p
-}
+// The clients the tests call with: HTTP/1.1, and cleartext HTTP/2 as gRPC
+// clients speak it.
+var http1, h2c = testenv.HTTP1, testenv.H2C

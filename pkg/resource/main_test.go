@@ -1,10 +1,7 @@
 package resource_test
 
 import (
-	"context"
-	"net/http"
 	"testing"
-	"time"
 
 	"connectrpc.com/connect"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -37,16 +34,9 @@ type fixture struct {
 // The protocols every behaviour is checked in.
 var protocols = []string{"connect+json", "connect+proto", "grpc"}
 
-var (
-	http1 = &http.Client{Transport: &http.Transport{}}
-	h2c   = &http.Client{Transport: &http.Transport{Protocols: h2cOnly()}}
-)
-
-func h2cOnly() *http.Protocols {
-	p := new(http.Protocols)
-	p.SetUnencryptedHTTP2(true)
-	return p
-}
+// The clients the tests call with: HTTP/1.1, and cleartext HTTP/2 as gRPC
+// clients speak it.
+var http1, h2c = testenv.HTTP1, testenv.H2C
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
@@ -58,33 +48,12 @@ func setupWith(t *testing.T, opts proxy.Options) *fixture {
 	tf := testenv.NewFixture(t)
 	kc := tf.Provider("")
 	kc.Unthrottle()
-	srv, err := proxy.NewServer(proxy.Services{
+	p := testenv.ServeProxy(t, proxy.Services{
 		Instance: instance.New(kc),
 		Resource: resource.New(kc),
 		Link:     link.New(kc),
 	}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("stop the proxy: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("the proxy did not stop in 15s")
-		}
-	})
-	f := &fixture{env: tf.Env, url: "http://" + addr.String(), ns: tf.Namespace}
+	f := &fixture{env: tf.Env, url: p.URL, ns: tf.Namespace}
 	f.clients = map[string]resourcev1connect.ResourceServiceClient{
 		"connect+json":  resourcev1connect.NewResourceServiceClient(http1, f.url, connect.WithProtoJSON()),
 		"connect+proto": resourcev1connect.NewResourceServiceClient(http1, f.url),

@@ -2,13 +2,11 @@ package browser_test
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -173,53 +171,12 @@ type running struct {
 // then Serve until the test ends) on 127.0.0.1 with a free port.
 func serveProxy(t *testing.T, services proxy.Services, allowOrigins ...string) *running {
 	t.Helper()
-	r := &running{logs: &logBuffer{}}
-	srv, err := proxy.NewServer(services, proxy.Options{
-		AllowOrigins: allowOrigins,
-		Logger:       slog.New(slog.NewTextHandler(r.logs, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.url = "http://" + addr.String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("stop the proxy: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Errorf("the proxy did not stop within 15 s")
-		}
-	})
-	return r
+	p := testenv.ServeProxy(t, services, proxy.Options{AllowOrigins: allowOrigins})
+	return &running{url: p.URL, logs: p.Logs}
 }
 
-// logBuffer collects the proxy's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuffer collects a process's log lines.
+type logBuffer = testenv.Buffer
 
 // fixture is one test's world: a namespace of its own in the API server, an
 // image of its own in Ceph, and the services as the proxy command builds
