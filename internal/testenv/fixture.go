@@ -45,6 +45,9 @@ func NewFixture(t testing.TB) *Fixture {
 // why there is none (cephenv.Require).
 func (f *Fixture) Ceph() *cephenv.Cluster {
 	f.t.Helper()
+	if !withCeph {
+		f.t.Fatal("Fixture.Ceph needs testenv.WithCeph() in the package's testenv.Main")
+	}
 	return cephenv.Require(f.t)
 }
 

@@ -22,8 +22,12 @@ const setupTimeout = 30 * time.Second
 // clusters, the one most tests make the default (WithStorageClass).
 const StorageClass = "ceph-block"
 
-// The package's environment, set up by Main for Require.
-var state daemon.State[*Env]
+// The package's environment, set up by Main for Require, and whether Main
+// was given WithCeph.
+var (
+	state    daemon.State[*Env]
+	withCeph bool
+)
 
 // An Option adds to what Main sets up around a package's tests.
 type Option func(*mainOptions)
@@ -75,6 +79,7 @@ func run(m daemon.Runner, opts ...Option) int {
 		opt(&o)
 	}
 	tests := m
+	withCeph = o.ceph
 	if o.ceph {
 		tests = daemon.RunFunc(func() int { return cephenv.Run(m, nil) })
 	}

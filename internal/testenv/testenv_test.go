@@ -3,6 +3,7 @@ package testenv_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -374,5 +375,22 @@ func TestMissing(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
+	}
+}
+
+// A test that asks for Ceph in a package whose Main did not is told how to
+// ask (this package's Main has no WithCeph); it runs in a child test
+// binary, which fails.
+func TestFixtureCephNeedsWithCeph(t *testing.T) {
+	if os.Getenv("TESTENV_CEPH_CHILD") == "1" {
+		testenv.NewFixture(t).Ceph()
+		return
+	}
+	testenv.Require(t)
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestFixtureCephNeedsWithCeph$")
+	cmd.Env = append(os.Environ(), "TESTENV_CEPH_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "Fixture.Ceph needs testenv.WithCeph() in the package's testenv.Main") {
+		t.Errorf("child: %v\n%s", err, out)
 	}
 }
