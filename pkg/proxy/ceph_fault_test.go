@@ -28,12 +28,12 @@ import (
 // worker started, died or stopped for a hung call) is returned.
 func workerStorage(t *testing.T, f *fixture, c *cephenv.Cluster, opts worker.Options) (*storage.Service, *logBuffer) {
 	t.Helper()
-	if err := c.WriteRook(t.Context(), f.env.Kube.CoreV1(), f.ns); err != nil {
+	if err := c.WriteRook(t.Context(), f.Kube.CoreV1(), f.Namespace); err != nil {
 		t.Fatal(err)
 	}
 	logs := &logBuffer{}
 	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
-	svc := storage.NewWithWorkers(f.env.Provider(""), cephconf.Flags{RookNamespace: f.ns, Timeout: 5 * time.Second}, worker.NewPool(opts))
+	svc := storage.NewWithWorkers(f.Provider(""), cephconf.Flags{RookNamespace: f.Namespace, Timeout: 5 * time.Second}, worker.NewPool(opts))
 	t.Cleanup(svc.Close)
 	return svc, logs
 }

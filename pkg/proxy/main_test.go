@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	cdiclient "kubevirt.io/client-go/containerizeddataimporter"
-
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 	"github.com/otterscale/kubectl-otterscale/pkg/instance"
 	"github.com/otterscale/kubectl-otterscale/pkg/proxy"
@@ -17,20 +15,17 @@ func TestMain(m *testing.M) {
 	testenv.Main(m, testenv.WithCeph(), testenv.WithStorageClass(testenv.StorageClass, true))
 }
 
-// fixture is one test's environment: the instance service over the test
-// kubeconfig, a CDI client to check results with, and a namespace of the
-// test's own.
+// fixture is one test's environment (the Env, a namespace of its own) and
+// the instance service over the test kubeconfig.
 type fixture struct {
-	env *testenv.Env
+	*testenv.Fixture
 	svc *instance.Service
-	cdi cdiclient.Interface
-	ns  string
 }
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	f := testenv.NewFixture(t)
-	return &fixture{env: f.Env, svc: instance.New(f.Provider("")), cdi: f.CDI, ns: f.Namespace}
+	return &fixture{Fixture: f, svc: instance.New(f.Provider(""))}
 }
 
 // running is the proxy serving a test (testenv.ServeProxy), under the

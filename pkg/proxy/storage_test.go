@@ -22,10 +22,10 @@ import (
 // would on an OtterScale cluster.
 func rookStorage(t *testing.T, f *fixture, c *cephenv.Cluster) *storage.Service {
 	t.Helper()
-	if err := c.WriteRook(t.Context(), f.env.Kube.CoreV1(), f.ns); err != nil {
+	if err := c.WriteRook(t.Context(), f.Kube.CoreV1(), f.Namespace); err != nil {
 		t.Fatal(err)
 	}
-	svc := storage.New(f.env.Provider(""), cephconf.Flags{RookNamespace: f.ns, Timeout: 5e9})
+	svc := storage.New(f.Provider(""), cephconf.Flags{RookNamespace: f.Namespace, Timeout: 5e9})
 	t.Cleanup(svc.Close)
 	return svc
 }
