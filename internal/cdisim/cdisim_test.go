@@ -21,22 +21,17 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testenv.Main(m, func(env *testenv.Env) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := env.CreateStorageClass(ctx, "ceph-block", true); err != nil {
-			panic(err)
-		}
-		// The first-consumer class of the recordings (ceph-wffc).
-		wffc := &storagev1.StorageClass{
-			ObjectMeta:        metav1.ObjectMeta{Name: "ceph-wffc"},
-			Provisioner:       cdisim.CSIDriver,
-			VolumeBindingMode: new(storagev1.VolumeBindingWaitForFirstConsumer),
-		}
-		if _, err := env.Kube.StorageV1().StorageClasses().Create(ctx, wffc, metav1.CreateOptions{}); err != nil {
-			panic(err)
-		}
-	})
+	testenv.Main(m, testenv.WithStorageClass(testenv.StorageClass, true),
+		testenv.WithSetup(func(ctx context.Context, env *testenv.Env) error {
+			// The first-consumer class of the recordings (ceph-wffc).
+			wffc := &storagev1.StorageClass{
+				ObjectMeta:        metav1.ObjectMeta{Name: "ceph-wffc"},
+				Provisioner:       cdisim.CSIDriver,
+				VolumeBindingMode: new(storagev1.VolumeBindingWaitForFirstConsumer),
+			}
+			_, err := env.Kube.StorageV1().StorageClasses().Create(ctx, wffc, metav1.CreateOptions{})
+			return err
+		}))
 }
 
 func must(t *testing.T, err error) {

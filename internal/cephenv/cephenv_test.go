@@ -17,7 +17,7 @@ var startTook time.Duration
 
 func TestMain(m *testing.M) {
 	begin := time.Now()
-	Main(m, func(*Cluster) { startTook = time.Since(begin) })
+	Main(m, func(*Cluster) error { startTook = time.Since(begin); return nil })
 }
 
 func TestStartTime(t *testing.T) {

@@ -17,30 +17,21 @@ const startTimeout = 60 * time.Second
 var state daemon.State[*Cluster]
 
 // Main is for TestMain. It starts a Cluster, calls setup (if not nil) with
-// it, runs the tests and stops the Cluster.
+// it, runs the tests and stops the Cluster; an error from setup fails the
+// run.
 //
 // With -short, or when the Ceph programs are missing, it runs the tests
 // without a Cluster and Require skips them, except that in CI (CI=true)
 // missing programs fail the run: CI must never silently skip.
-func Main(m *testing.M, setup func(*Cluster)) {
+func Main(m *testing.M, setup func(*Cluster) error) {
 	os.Exit(Run(m, setup))
 }
 
-// Runner is what Run runs: *testing.M, or another environment's runner
-// wrapping it (testenv.Runner is the same interface), so that a package can
-// start both an API server and a Ceph cluster around its tests:
-//
-//	os.Exit(testenv.Run(cephenv.RunFunc(func() int { return cephenv.Run(m, nil) }), nil))
-type Runner interface{ Run() int }
-
-// RunFunc adapts a function to Runner.
-type RunFunc func() int
-
-// Run calls f.
-func (f RunFunc) Run() int { return f() }
-
-// Run is Main without the exit: it returns the exit code.
-func Run(m Runner, setup func(*Cluster)) int {
+// Run is Main without the exit: it returns the exit code. m is
+// *testing.M, or the runner of another environment wrapping it; packages
+// that want an API server too use testenv.Main with testenv.WithCeph,
+// which calls Run.
+func Run(m daemon.Runner, setup func(*Cluster) error) int {
 	return state.RunMain(m, daemon.MainOptions[*Cluster]{
 		Name:    "cephenv",
 		What:    "the ceph cluster",

@@ -13,9 +13,14 @@ import (
 
 // Runner is what RunMain runs: *testing.M, or another environment's runner
 // wrapping it, so that a package can start, say, both an API server and a
-// Ceph cluster around its tests. testenv.Runner and cephenv.Runner are the
-// same interface.
+// Ceph cluster around its tests (testenv.WithCeph).
 type Runner interface{ Run() int }
+
+// RunFunc adapts a function to Runner.
+type RunFunc func() int
+
+// Run calls f.
+func (f RunFunc) Run() int { return f() }
 
 // MainOptions describe a test environment to RunMain. T is what Start
 // returns, such as *testenv.Env or *cephenv.Cluster.
@@ -37,8 +42,9 @@ type MainOptions[T any] struct {
 	Start func(ctx context.Context, logf func(format string, args ...any)) (T, error)
 	// Stop stops the environment Start returned.
 	Stop func(T) error
-	// Setup, if not nil, is called with the environment before the tests.
-	Setup func(T)
+	// Setup, if not nil, is called with the environment before the tests;
+	// an error fails the run.
+	Setup func(T) error
 }
 
 // State is an environment package's own state, set up by RunMain for
@@ -114,7 +120,10 @@ func (s *State[T]) RunMain(m Runner, opts MainOptions[T]) int {
 	}()
 
 	if opts.Setup != nil {
-		opts.Setup(e)
+		if err := opts.Setup(e); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: set up: %v\n", opts.Name, err)
+			return 1
+		}
 	}
 	return m.Run()
 }

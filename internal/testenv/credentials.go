@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	cdiclient "kubevirt.io/client-go/containerizeddataimporter"
 
 	"github.com/otterscale/kubectl-otterscale/internal/daemon"
 )
@@ -90,6 +91,9 @@ func (e *Env) connect(ctx context.Context) error {
 	}
 	if e.Dynamic, err = dynamic.NewForConfig(e.Config); err != nil {
 		return fmt.Errorf("create dynamic client: %w", err)
+	}
+	if e.CDI, err = cdiclient.NewForConfig(e.Config); err != nil {
+		return fmt.Errorf("create CDI client: %w", err)
 	}
 	return nil
 }

@@ -4,8 +4,11 @@
 // helpers that stand in for the controllers that do not run there (no
 // kube-controller-manager, kubelet or CDI).
 //
-// Tests use it through Main (in TestMain) and Require; hack/sandbox uses
-// Start and Stop directly.
+// It is the one test harness: a package's TestMain is Main with options
+// (WithCeph, WithStorageClass, WithSetup), and its tests take their share
+// through NewFixture (or Require): the Env, a namespace of their own, the
+// plugin's kubeconfig provider for any context, and Ceph when asked.
+// hack/sandbox and bench use Start and Stop directly.
 package testenv
 
 import (
@@ -24,6 +27,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	cdiclient "kubevirt.io/client-go/containerizeddataimporter"
 
 	"github.com/otterscale/kubectl-otterscale/internal/daemon"
 )
@@ -181,9 +185,10 @@ type Env struct {
 	// Config is the admin context's client configuration, without client-side
 	// rate limiting.
 	Config *rest.Config
-	// Kube and Dynamic are admin clients built from Config.
+	// Kube, Dynamic and CDI are admin clients built from Config.
 	Kube    kubernetes.Interface
 	Dynamic dynamic.Interface
+	CDI     cdiclient.Interface
 	// Server is the API server's URL (https://127.0.0.1:PORT); it stays the
 	// same across RestartAPIServer.
 	Server string

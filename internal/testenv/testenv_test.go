@@ -3,7 +3,9 @@ package testenv_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,14 +22,116 @@ import (
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 )
 
-const storageClass = "ceph-block"
+const storageClass = testenv.StorageClass
+
+// setupSaw is what WithSetup's function was given: the environment with the
+// storage classes already made.
+var setupSaw struct {
+	env     *testenv.Env
+	classes []string
+}
 
 func TestMain(m *testing.M) {
-	testenv.Main(m, func(env *testenv.Env) {
-		if err := env.CreateStorageClass(context.Background(), storageClass, true); err != nil {
-			panic(err)
+	testenv.Main(m,
+		testenv.WithStorageClass(storageClass, true),
+		testenv.WithStorageClass("second", false),
+		testenv.WithSetup(func(ctx context.Context, env *testenv.Env) error {
+			setupSaw.env = env
+			list, err := env.Kube.StorageV1().StorageClasses().List(ctx, metav1.ListOptions{})
+			for _, sc := range list.Items {
+				setupSaw.classes = append(setupSaw.classes, sc.Name)
+			}
+			return err
+		}))
+}
+
+// Main made the classes it was asked for, the default one marked, before
+// calling WithSetup's function with the environment Require returns.
+func TestMainOptions(t *testing.T) {
+	env := testenv.Require(t)
+	if setupSaw.env != env {
+		t.Errorf("WithSetup got %p, Require returns %p", setupSaw.env, env)
+	}
+	if !slices.Equal(setupSaw.classes, []string{storageClass, "second"}) {
+		t.Errorf("WithSetup saw the storage classes %q, want %q", setupSaw.classes, []string{storageClass, "second"})
+	}
+	for name, isDefault := range map[string]string{storageClass: "true", "second": ""} {
+		sc, err := env.Kube.StorageV1().StorageClasses().Get(t.Context(), name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
+		if got := sc.Annotations["storageclass.kubernetes.io/is-default-class"]; got != isDefault {
+			t.Errorf("class %s: is-default-class %q, want %q", name, got, isDefault)
+		}
+	}
+}
+
+// A fixture's namespace is its test's own, and is deleted when the test
+// ends; its providers see the kubeconfig's contexts as the plugin does.
+func TestFixture(t *testing.T) {
+	env := testenv.Require(t)
+	var first, second string
+	for _, name := range []string{"first", "second"} {
+		t.Run(name, func(t *testing.T) {
+			f := testenv.NewFixture(t)
+			if f.Env != env {
+				t.Errorf("fixture's Env %p, Require's %p", f.Env, env)
+			}
+			if f.Namespace != "t-"+f.Suffix || len(f.Suffix) != 8 {
+				t.Errorf("namespace %q, suffix %q", f.Namespace, f.Suffix)
+			}
+			ns, err := env.Kube.CoreV1().Namespaces().Get(t.Context(), f.Namespace, metav1.GetOptions{})
+			if err != nil || ns.DeletionTimestamp != nil {
+				t.Fatalf("namespace %s during the test: %v, %v", f.Namespace, ns, err)
+			}
+			if name == "first" {
+				first = f.Namespace
+			} else {
+				second = f.Namespace
+			}
+		})
+	}
+	if first == second {
+		t.Errorf("two tests got the same namespace %s", first)
+	}
+	for _, name := range []string{first, second} {
+		ns, err := env.Kube.CoreV1().Namespaces().Get(t.Context(), name, metav1.GetOptions{})
+		if err == nil && ns.DeletionTimestamp == nil {
+			t.Errorf("namespace %s not deleted after its test", name)
+		}
+	}
+
+	f := testenv.NewFixture(t)
+	tests := []struct {
+		context, scope string
+		namespace      string
+		check          func(error) bool // nil: the call must succeed
+	}{
+		{context: "", namespace: testenv.DefaultNamespace},
+		{context: testenv.ContextOther, namespace: testenv.OtherNamespace},
+		{context: testenv.ContextNobody, namespace: testenv.DefaultNamespace, check: apierrors.IsForbidden},
+		{context: testenv.ContextBadToken, namespace: testenv.DefaultNamespace, check: apierrors.IsUnauthorized},
+		// Any context is a scope, whichever the provider started in.
+		{context: testenv.ContextNobody, scope: testenv.ContextAdmin, namespace: testenv.DefaultNamespace},
+	}
+	for _, tt := range tests {
+		t.Run(tt.context+"/"+tt.scope, func(t *testing.T) {
+			clients, err := f.Provider(tt.context).Clients(t.Context(), tt.scope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if clients.Namespace != tt.namespace {
+				t.Errorf("namespace %q, want %q", clients.Namespace, tt.namespace)
+			}
+			_, err = clients.Core.Namespaces().Get(t.Context(), f.Namespace, metav1.GetOptions{})
+			switch {
+			case tt.check == nil && err != nil:
+				t.Errorf("get the fixture's namespace: %v", err)
+			case tt.check != nil && !tt.check(err):
+				t.Errorf("get the fixture's namespace: got error %v, want another kind", err)
+			}
+		})
+	}
 }
 
 var dataVolumes = schema.GroupVersionResource{Group: "cdi.kubevirt.io", Version: "v1beta1", Resource: "datavolumes"}
@@ -271,5 +375,22 @@ func TestMissing(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
+	}
+}
+
+// A test that asks for Ceph in a package whose Main did not is told how to
+// ask (this package's Main has no WithCeph); it runs in a child test
+// binary, which fails.
+func TestFixtureCephNeedsWithCeph(t *testing.T) {
+	if os.Getenv("TESTENV_CEPH_CHILD") == "1" {
+		testenv.NewFixture(t).Ceph()
+		return
+	}
+	testenv.Require(t)
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestFixtureCephNeedsWithCeph$")
+	cmd.Env = append(os.Environ(), "TESTENV_CEPH_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "Fixture.Ceph needs testenv.WithCeph() in the package's testenv.Main") {
+		t.Errorf("child: %v\n%s", err, out)
 	}
 }

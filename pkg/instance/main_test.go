@@ -2,8 +2,6 @@ package instance_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
@@ -12,35 +10,25 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 	cdiclient "kubevirt.io/client-go/containerizeddataimporter"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
-	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/instance"
 )
 
 func TestMain(m *testing.M) {
-	testenv.Main(m, func(env *testenv.Env) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := env.CreateStorageClass(ctx, "ceph-block", true); err != nil {
-			panic(err)
-		}
-		if err := env.CreateStorageClass(ctx, "fixed", false); err != nil {
-			panic(err)
-		}
-		// A class that cannot grow, for ExtendDataVolume's refusal.
-		sc, err := env.Kube.StorageV1().StorageClasses().Get(ctx, "fixed", metav1.GetOptions{})
-		if err != nil {
-			panic(err)
-		}
-		sc.AllowVolumeExpansion = new(false)
-		if _, err := env.Kube.StorageV1().StorageClasses().Update(ctx, sc, metav1.UpdateOptions{}); err != nil {
-			panic(err)
-		}
-	})
+	testenv.Main(m, testenv.WithStorageClass(testenv.StorageClass, true), testenv.WithStorageClass("fixed", false),
+		testenv.WithSetup(func(ctx context.Context, env *testenv.Env) error {
+			// A class that cannot grow, for ExtendDataVolume's refusal.
+			sc, err := env.Kube.StorageV1().StorageClasses().Get(ctx, "fixed", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			sc.AllowVolumeExpansion = new(false)
+			_, err = env.Kube.StorageV1().StorageClasses().Update(ctx, sc, metav1.UpdateOptions{})
+			return err
+		}))
 }
 
 // fixture is one test's view of the environment: the real kubeconfig
@@ -55,24 +43,8 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	env := testenv.Require(t)
-	flags := genericclioptions.NewConfigFlags(false)
-	flags.KubeConfig = &env.Kubeconfig
-	cdi, err := cdiclient.NewForConfig(env.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{env: env, svc: instance.New(cluster.NewKubeconfig(flags)), cdi: cdi, ns: "t-" + randomSuffix()}
-	if _, err := env.Kube.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-func randomSuffix() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	f := testenv.NewFixture(t)
+	return &fixture{env: f.Env, svc: instance.New(f.Provider("")), cdi: f.CDI, ns: f.Namespace}
 }
 
 // dataVolumes lists what the API server holds in the test's namespace.

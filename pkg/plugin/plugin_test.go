@@ -2,13 +2,11 @@ package plugin_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -27,13 +25,7 @@ import (
 // The commands run against a real API server and, for the RBD commands, a
 // real Ceph.
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Run(cephenv.RunFunc(func() int { return cephenv.Run(m, nil) }), func(env *testenv.Env) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := env.CreateStorageClass(ctx, "ceph-block", true); err != nil {
-			panic(err)
-		}
-	}))
+	testenv.Main(m, testenv.WithCeph(), testenv.WithStorageClass(testenv.StorageClass, true))
 }
 
 type result struct {

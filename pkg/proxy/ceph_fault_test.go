@@ -14,13 +14,11 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1/storagev1connect"
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
 	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
-	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/proxy"
 	"github.com/otterscale/kubectl-otterscale/pkg/storage"
 	"github.com/otterscale/kubectl-otterscale/pkg/worker"
@@ -30,14 +28,12 @@ import (
 // worker started, died or stopped for a hung call) is returned.
 func workerStorage(t *testing.T, f *fixture, c *cephenv.Cluster, opts worker.Options) (*storage.Service, *logBuffer) {
 	t.Helper()
-	if err := c.WriteRook(t.Context(), f.env.Kube.CoreV1(), f.ns); err != nil {
+	if err := c.WriteRook(t.Context(), f.Kube.CoreV1(), f.Namespace); err != nil {
 		t.Fatal(err)
 	}
 	logs := &logBuffer{}
 	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
-	flags := genericclioptions.NewConfigFlags(false)
-	flags.KubeConfig = &f.env.Kubeconfig
-	svc := storage.NewWithWorkers(cluster.NewKubeconfig(flags), cephconf.Flags{RookNamespace: f.ns, Timeout: 5 * time.Second}, worker.NewPool(opts))
+	svc := storage.NewWithWorkers(f.Provider(""), cephconf.Flags{RookNamespace: f.Namespace, Timeout: 5 * time.Second}, worker.NewPool(opts))
 	t.Cleanup(svc.Close)
 	return svc, logs
 }

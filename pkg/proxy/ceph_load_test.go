@@ -79,7 +79,7 @@ func TestCephSoak(t *testing.T) {
 	p := serve(t, proxy.Services{Instance: f.svc, Storage: svc}, proxy.Options{})
 	ctx := t.Context()
 
-	shared, rb := "soak-"+f.ns, "soak-rb-"+f.ns
+	shared, rb := "soak-"+f.Namespace, "soak-rb-"+f.Namespace
 	for _, image := range []string{shared, rb} {
 		if err := c.CreateImage(ctx, image, 8<<20); err != nil {
 			t.Fatal(err)
@@ -93,7 +93,7 @@ func TestCephSoak(t *testing.T) {
 	}
 	setupClient := instancev1connect.NewInstanceServiceClient(http1, p.url, connect.WithProtoJSON())
 	if _, err := setupClient.CreateDataVolume(ctx, connect.NewRequest(&instancev1.CreateDataVolumeRequest{
-		Name: "soak", Namespace: f.ns, SizeBytes: 1 << 30, StorageClass: "ceph-block",
+		Name: "soak", Namespace: f.Namespace, SizeBytes: 1 << 30, StorageClass: "ceph-block",
 	})); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestCephSoak(t *testing.T) {
 					}
 				},
 				func(int) {
-					_, err := inst.ListDataVolumes(ctx, connect.NewRequest(&instancev1.ListDataVolumesRequest{Namespace: f.ns}))
+					_, err := inst.ListDataVolumes(ctx, connect.NewRequest(&instancev1.ListDataVolumesRequest{Namespace: f.Namespace}))
 					stats.record("ListDataVolumes", err)
 				},
 				func(int) {
@@ -157,7 +157,7 @@ func TestCephSoak(t *testing.T) {
 					stats.record("RollbackImageSnapshot", err)
 				},
 				func(int) {
-					_, err := inst.GetDataVolume(ctx, connect.NewRequest(&instancev1.GetDataVolumeRequest{Namespace: f.ns, Name: "soak"}))
+					_, err := inst.GetDataVolume(ctx, connect.NewRequest(&instancev1.GetDataVolumeRequest{Namespace: f.Namespace, Name: "soak"}))
 					stats.record("GetDataVolume", err)
 				},
 				func(n int) {

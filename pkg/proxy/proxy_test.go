@@ -52,7 +52,7 @@ func TestEveryRPCEveryProtocol(t *testing.T) {
 			name := "dv-" + proto.name
 
 			created, err := client.CreateDataVolume(ctx, connect.NewRequest(&instancev1.CreateDataVolumeRequest{
-				Name: name, Namespace: f.ns, SizeBytes: 1 << 30, StorageClass: "ceph-block",
+				Name: name, Namespace: f.Namespace, SizeBytes: 1 << 30, StorageClass: "ceph-block",
 			}))
 			if err != nil {
 				t.Fatalf("create: %v", err)
@@ -60,19 +60,19 @@ func TestEveryRPCEveryProtocol(t *testing.T) {
 			if created.Msg.GetName() != name || created.Msg.GetSizeBytes() != 1<<30 {
 				t.Errorf("create answered %v", created.Msg)
 			}
-			if _, err := f.cdi.CdiV1beta1().DataVolumes(f.ns).Get(ctx, name, metav1.GetOptions{}); err != nil {
+			if _, err := f.CDI.CdiV1beta1().DataVolumes(f.Namespace).Get(ctx, name, metav1.GetOptions{}); err != nil {
 				t.Fatalf("the DataVolume is not in the API server: %v", err)
 			}
 
-			got, err := client.GetDataVolume(ctx, connect.NewRequest(&instancev1.GetDataVolumeRequest{Namespace: f.ns, Name: name}))
+			got, err := client.GetDataVolume(ctx, connect.NewRequest(&instancev1.GetDataVolumeRequest{Namespace: f.Namespace, Name: name}))
 			if err != nil {
 				t.Fatalf("get: %v", err)
 			}
-			if got.Msg.GetName() != name || got.Msg.GetNamespace() != f.ns || got.Msg.GetStorageClass() != "ceph-block" {
+			if got.Msg.GetName() != name || got.Msg.GetNamespace() != f.Namespace || got.Msg.GetStorageClass() != "ceph-block" {
 				t.Errorf("get answered %v", got.Msg)
 			}
 
-			list, err := client.ListDataVolumes(ctx, connect.NewRequest(&instancev1.ListDataVolumesRequest{Namespace: f.ns}))
+			list, err := client.ListDataVolumes(ctx, connect.NewRequest(&instancev1.ListDataVolumesRequest{Namespace: f.Namespace}))
 			if err != nil {
 				t.Fatalf("list: %v", err)
 			}
@@ -82,7 +82,7 @@ func TestEveryRPCEveryProtocol(t *testing.T) {
 
 			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			stream, err := client.WatchDataVolumes(wctx, connect.NewRequest(&instancev1.WatchDataVolumesRequest{Namespace: f.ns, Names: []string{name}}))
+			stream, err := client.WatchDataVolumes(wctx, connect.NewRequest(&instancev1.WatchDataVolumesRequest{Namespace: f.Namespace, Names: []string{name}}))
 			if err != nil {
 				t.Fatalf("watch: %v", err)
 			}
@@ -108,10 +108,10 @@ func TestEveryRPCEveryProtocol(t *testing.T) {
 			if msg := receive(instancev1.WatchDataVolumesResponse_MODIFIED); msg.GetDataVolume().GetName() != name {
 				t.Errorf("MODIFIED %v, want %s", msg, name)
 			}
-			if _, err := client.ExtendDataVolume(ctx, connect.NewRequest(&instancev1.ExtendDataVolumeRequest{Namespace: f.ns, Name: name, SizeBytes: 2 << 30})); err != nil {
+			if _, err := client.ExtendDataVolume(ctx, connect.NewRequest(&instancev1.ExtendDataVolumeRequest{Namespace: f.Namespace, Name: name, SizeBytes: 2 << 30})); err != nil {
 				t.Fatalf("extend: %v", err)
 			}
-			pvc, err := f.env.Kube.CoreV1().PersistentVolumeClaims(f.ns).Get(ctx, name, metav1.GetOptions{})
+			pvc, err := f.Kube.CoreV1().PersistentVolumeClaims(f.Namespace).Get(ctx, name, metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,26 +119,26 @@ func TestEveryRPCEveryProtocol(t *testing.T) {
 				t.Errorf("claim requests %s after extend, want 2Gi", q.String())
 			}
 
-			if _, err := client.DeleteDataVolume(ctx, connect.NewRequest(&instancev1.DeleteDataVolumeRequest{Namespace: f.ns, Name: name})); err != nil {
+			if _, err := client.DeleteDataVolume(ctx, connect.NewRequest(&instancev1.DeleteDataVolumeRequest{Namespace: f.Namespace, Name: name})); err != nil {
 				t.Fatalf("delete: %v", err)
 			}
 			if msg := receive(instancev1.WatchDataVolumesResponse_DELETED); msg.GetDataVolume().GetName() != name {
 				t.Errorf("DELETED %v, want %s", msg, name)
 			}
-			if _, err := f.cdi.CdiV1beta1().DataVolumes(f.ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+			if _, err := f.CDI.CdiV1beta1().DataVolumes(f.Namespace).Get(ctx, name, metav1.GetOptions{}); err == nil {
 				t.Error("the DataVolume is still in the API server")
 			}
 
 			// Codes cross every protocol intact.
-			_, err = client.GetDataVolume(ctx, connect.NewRequest(&instancev1.GetDataVolumeRequest{Namespace: f.ns, Name: name}))
+			_, err = client.GetDataVolume(ctx, connect.NewRequest(&instancev1.GetDataVolumeRequest{Namespace: f.Namespace, Name: name}))
 			if connect.CodeOf(err) != connect.CodeNotFound {
 				t.Errorf("get of a deleted DataVolume: %v, want not_found", err)
 			}
-			_, err = client.GetDataVolume(ctx, connect.NewRequest(&instancev1.GetDataVolumeRequest{Scope: "nowhere", Namespace: f.ns, Name: name}))
+			_, err = client.GetDataVolume(ctx, connect.NewRequest(&instancev1.GetDataVolumeRequest{Scope: "nowhere", Namespace: f.Namespace, Name: name}))
 			if connect.CodeOf(err) != connect.CodeNotFound {
 				t.Errorf("unknown scope: %v, want not_found", err)
 			}
-			_, err = client.ListDataVolumes(ctx, connect.NewRequest(&instancev1.ListDataVolumesRequest{Scope: "nobody", Namespace: f.ns}))
+			_, err = client.ListDataVolumes(ctx, connect.NewRequest(&instancev1.ListDataVolumesRequest{Scope: "nobody", Namespace: f.Namespace}))
 			if connect.CodeOf(err) != connect.CodePermissionDenied {
 				t.Errorf("scope nobody: %v, want permission_denied", err)
 			}
@@ -156,7 +156,7 @@ func claim(t *testing.T, f *fixture, name string) {
 	t.Helper()
 	class := "ceph-block"
 	pvc := &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.ns},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.Namespace},
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 			StorageClassName: &class,
@@ -165,10 +165,10 @@ func claim(t *testing.T, f *fixture, name string) {
 			}},
 		},
 	}
-	if _, err := f.env.Kube.CoreV1().PersistentVolumeClaims(f.ns).Create(t.Context(), pvc, metav1.CreateOptions{}); err != nil {
+	if _, err := f.Kube.CoreV1().PersistentVolumeClaims(f.Namespace).Create(t.Context(), pvc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.env.BindClaim(t.Context(), f.ns, name, resource.Quantity{}); err != nil {
+	if err := f.BindClaim(t.Context(), f.Namespace, name, resource.Quantity{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -222,7 +222,7 @@ func TestHandWrittenJSON(t *testing.T) {
 	} {
 		t.Run(c.spelling, func(t *testing.T) {
 			name := "json-" + strings.ToLower(strings.ReplaceAll(c.spelling, "_", "-"))
-			body := `{"name":"` + name + `","namespace":"` + f.ns + `","source":{"type":"` + c.spelling + `","data":"https://example.com/disk.img"},"bootImage":true,"sizeBytes":"1073741824"}`
+			body := `{"name":"` + name + `","namespace":"` + f.Namespace + `","source":{"type":"` + c.spelling + `","data":"https://example.com/disk.img"},"bootImage":true,"sizeBytes":"1073741824"}`
 			resp, data := post(t, c.client, jsonRequest(t, p.url, instancev1connect.InstanceServiceCreateDataVolumeProcedure, body))
 			if resp.StatusCode != http.StatusOK || resp.ProtoMajor != c.proto {
 				t.Fatalf("%s: status %d: %s", resp.Proto, resp.StatusCode, data)
@@ -239,7 +239,7 @@ func TestHandWrittenJSON(t *testing.T) {
 					t.Errorf("answer lacks the zero-valued %q: %s", key, data)
 				}
 			}
-			dv, err := f.cdi.CdiV1beta1().DataVolumes(f.ns).Get(t.Context(), name, metav1.GetOptions{})
+			dv, err := f.CDI.CdiV1beta1().DataVolumes(f.Namespace).Get(t.Context(), name, metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -249,23 +249,23 @@ func TestHandWrittenJSON(t *testing.T) {
 		})
 	}
 	// The list filter's enum by name, and an error as Connect's JSON.
-	resp, data := post(t, http1, jsonRequest(t, p.url, instancev1connect.InstanceServiceListDataVolumesProcedure, `{"namespace":"`+f.ns+`","filter":"BOOTABLE"}`))
+	resp, data := post(t, http1, jsonRequest(t, p.url, instancev1connect.InstanceServiceListDataVolumesProcedure, `{"namespace":"`+f.Namespace+`","filter":"BOOTABLE"}`))
 	if resp.StatusCode != http.StatusOK || strings.Count(string(data), `"name"`) != 2 {
 		t.Errorf("list bootable: status %d: %s", resp.StatusCode, data)
 	}
 	// An enum name nobody knows is refused, not read as ALL, naming the
 	// field and the names it accepts; an unknown field is still ignored.
-	resp, data = post(t, http1, jsonRequest(t, p.url, instancev1connect.InstanceServiceListDataVolumesProcedure, `{"namespace":"`+f.ns+`","filter":"NOPE","futureField":1}`))
+	resp, data = post(t, http1, jsonRequest(t, p.url, instancev1connect.InstanceServiceListDataVolumesProcedure, `{"namespace":"`+f.Namespace+`","filter":"NOPE","futureField":1}`))
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(data), `"code":"invalid_argument"`) ||
 		!strings.Contains(string(data), `filter: \"NOPE\" is not a value of otterscale.instance.v1.DataVolumeFilter; accepted: ALL, BOOTABLE, NON_BOOTABLE`) {
 		t.Errorf("unknown filter name: status %d: %s", resp.StatusCode, data)
 	}
 	resp, data = post(t, http1, jsonRequest(t, p.url, instancev1connect.InstanceServiceCreateDataVolumeProcedure,
-		`{"name":"json-nope","namespace":"`+f.ns+`","source":{"type":"TYPE_NOPE"},"sizeBytes":"1073741824"}`))
+		`{"name":"json-nope","namespace":"`+f.Namespace+`","source":{"type":"TYPE_NOPE"},"sizeBytes":"1073741824"}`))
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(data), `source.type: \"TYPE_NOPE\" is not a value`) {
 		t.Errorf("unknown source type: status %d: %s", resp.StatusCode, data)
 	}
-	if _, err := f.cdi.CdiV1beta1().DataVolumes(f.ns).Get(t.Context(), "json-nope", metav1.GetOptions{}); err == nil {
+	if _, err := f.CDI.CdiV1beta1().DataVolumes(f.Namespace).Get(t.Context(), "json-nope", metav1.GetOptions{}); err == nil {
 		t.Error("a DataVolume was created from a request with an unknown source type")
 	}
 	resp, data = post(t, http1, jsonRequest(t, p.url, instancev1connect.InstanceServiceGetDataVolumeProcedure, `{"scope":"nowhere","namespace":"default","name":"x"}`))
@@ -360,7 +360,7 @@ func TestCompressOnlyLargeAnswers(t *testing.T) {
 	client := instancev1connect.NewInstanceServiceClient(http1, p.url)
 	for i := range 30 {
 		if _, err := client.CreateDataVolume(t.Context(), connect.NewRequest(&instancev1.CreateDataVolumeRequest{
-			Name: fmt.Sprintf("dv-%02d", i), Namespace: f.ns, SizeBytes: 1 << 30,
+			Name: fmt.Sprintf("dv-%02d", i), Namespace: f.Namespace, SizeBytes: 1 << 30,
 		})); err != nil {
 			t.Fatal(err)
 		}
@@ -369,8 +369,8 @@ func TestCompressOnlyLargeAnswers(t *testing.T) {
 		procedure, body string
 		gzip            bool
 	}{
-		{instancev1connect.InstanceServiceGetDataVolumeProcedure, `{"namespace":"` + f.ns + `","name":"dv-00"}`, false},
-		{listProcedure, `{"namespace":"` + f.ns + `"}`, true},
+		{instancev1connect.InstanceServiceGetDataVolumeProcedure, `{"namespace":"` + f.Namespace + `","name":"dv-00"}`, false},
+		{listProcedure, `{"namespace":"` + f.Namespace + `"}`, true},
 	} {
 		req := jsonRequest(t, p.url, c.procedure, c.body)
 		req.Header.Set("Accept-Encoding", "gzip")

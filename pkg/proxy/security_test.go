@@ -49,7 +49,7 @@ func TestHostCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := jsonRequest(t, tt.url, listProcedure, `{"namespace":"`+f.ns+`"}`)
+			req := jsonRequest(t, tt.url, listProcedure, `{"namespace":"`+f.Namespace+`"}`)
 			req.Host = tt.host
 			resp, body := post(t, tt.client, req)
 			if resp.StatusCode != tt.want {
@@ -86,7 +86,7 @@ func TestCORS(t *testing.T) {
 		return resp
 	}
 	call := func(url, origin string) answer {
-		req := jsonRequest(t, url, listProcedure, `{"namespace":"`+f.ns+`"}`)
+		req := jsonRequest(t, url, listProcedure, `{"namespace":"`+f.Namespace+`"}`)
 		req.Header.Set("Origin", origin)
 		req.Header.Set("Connect-Protocol-Version", "1")
 		resp, body := post(t, http1, req)
@@ -149,7 +149,7 @@ func TestToken(t *testing.T) {
 	const token = "s3cret-proxy-token-value"
 	const wrong = "wr0ng-guess-of-the-token"
 	p := serve(t, proxy.Services{Instance: f.svc}, proxy.Options{Token: token})
-	req := connect.NewRequest(&instancev1.ListDataVolumesRequest{Namespace: f.ns})
+	req := connect.NewRequest(&instancev1.ListDataVolumesRequest{Namespace: f.Namespace})
 	for _, proto := range protocols {
 		for name, c := range map[string]struct {
 			client *http.Client
@@ -166,14 +166,14 @@ func TestToken(t *testing.T) {
 		}
 	}
 	// The scheme is case-insensitive.
-	hreq := jsonRequest(t, p.url, listProcedure, `{"namespace":"`+f.ns+`"}`)
+	hreq := jsonRequest(t, p.url, listProcedure, `{"namespace":"`+f.Namespace+`"}`)
 	hreq.Header.Set("Authorization", "bearer "+token)
 	if resp, body := post(t, http1, hreq); resp.StatusCode != http.StatusOK {
 		t.Errorf("lower-case bearer: %d %s", resp.StatusCode, body)
 	}
 	// A browser's fetch without it: Connect's JSON error with 401.
 	for _, auth := range []string{"", "Bearer", "Bearer ", "Bearer " + wrong, "Bearer " + token + "x", "Basic " + token, token} {
-		hreq := jsonRequest(t, p.url, listProcedure, `{"namespace":"`+f.ns+`"}`)
+		hreq := jsonRequest(t, p.url, listProcedure, `{"namespace":"`+f.Namespace+`"}`)
 		if auth != "" {
 			hreq.Header.Set("Authorization", auth)
 		}
@@ -210,7 +210,7 @@ type hiddenLength struct{ io.Reader }
 func TestBodyLimit(t *testing.T) {
 	f := setup(t)
 	p := serve(t, proxy.Services{Instance: f.svc}, proxy.Options{MaxRequestBytes: 1024})
-	big := `{"namespace":"` + f.ns + `","labelSelector":"` + strings.Repeat("a", 2048) + `"}`
+	big := `{"namespace":"` + f.Namespace + `","labelSelector":"` + strings.Repeat("a", 2048) + `"}`
 	resp, body := post(t, http1, jsonRequest(t, p.url, listProcedure, big))
 	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(string(body), `"code":"resource_exhausted"`) {
 		t.Errorf("oversized body with Content-Length: %d %s", resp.StatusCode, body)
@@ -226,7 +226,7 @@ func TestBodyLimit(t *testing.T) {
 	}
 	for _, proto := range protocols {
 		stream, err := instancev1connect.NewInstanceServiceClient(proto.client, p.url, proto.opts...).WatchDataVolumes(t.Context(),
-			connect.NewRequest(&instancev1.WatchDataVolumesRequest{Namespace: f.ns, Names: []string{strings.Repeat("n", 2048)}}))
+			connect.NewRequest(&instancev1.WatchDataVolumesRequest{Namespace: f.Namespace, Names: []string{strings.Repeat("n", 2048)}}))
 		if err == nil {
 			// A stream's error arrives with its end.
 			for stream.Receive() {
@@ -238,7 +238,7 @@ func TestBodyLimit(t *testing.T) {
 			t.Errorf("%s: oversized watch request: %v, want resource_exhausted", proto.name, err)
 		}
 		_, err = instancev1connect.NewInstanceServiceClient(proto.client, p.url, proto.opts...).GetDataVolume(t.Context(),
-			connect.NewRequest(&instancev1.GetDataVolumeRequest{Namespace: f.ns, Name: strings.Repeat("n", 2048)}))
+			connect.NewRequest(&instancev1.GetDataVolumeRequest{Namespace: f.Namespace, Name: strings.Repeat("n", 2048)}))
 		if connect.CodeOf(err) != connect.CodeResourceExhausted {
 			t.Errorf("%s: oversized request: %v, want resource_exhausted", proto.name, err)
 		}
@@ -257,10 +257,10 @@ func TestLogLines(t *testing.T) {
 	f := setup(t)
 	p := serve(t, proxy.Services{Instance: f.svc}, proxy.Options{Token: "tok-never-logged"})
 	client := instancev1connect.NewInstanceServiceClient(&http.Client{Transport: bearer{"tok-never-logged", http1.Transport}}, p.url)
-	if _, err := client.ListDataVolumes(t.Context(), connect.NewRequest(&instancev1.ListDataVolumesRequest{Namespace: f.ns})); err != nil {
+	if _, err := client.ListDataVolumes(t.Context(), connect.NewRequest(&instancev1.ListDataVolumesRequest{Namespace: f.Namespace})); err != nil {
 		t.Fatal(err)
 	}
-	_, err := client.GetDataVolume(t.Context(), connect.NewRequest(&instancev1.GetDataVolumeRequest{Namespace: f.ns, Name: "missing-body-name"}))
+	_, err := client.GetDataVolume(t.Context(), connect.NewRequest(&instancev1.GetDataVolumeRequest{Namespace: f.Namespace, Name: "missing-body-name"}))
 	if connect.CodeOf(err) != connect.CodeNotFound {
 		t.Fatalf("get: %v", err)
 	}
@@ -277,7 +277,7 @@ func TestLogLines(t *testing.T) {
 			t.Errorf("line %d = %s, want %s", i, lines[i], want)
 		}
 	}
-	for _, secret := range []string{"tok-never-logged", "missing-body-name", f.ns, "Authorization", "Bearer"} {
+	for _, secret := range []string{"tok-never-logged", "missing-body-name", f.Namespace, "Authorization", "Bearer"} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("%q reached the log:\n%s", secret, logs)
 		}

@@ -34,7 +34,7 @@ func (h *heldGet) GetDataVolume(ctx context.Context, req *connect.Request[instan
 func TestGracefulShutdown(t *testing.T) {
 	f := setup(t)
 	if _, err := f.svc.CreateDataVolume(t.Context(), connect.NewRequest(&instancev1.CreateDataVolumeRequest{
-		Name: "held", Namespace: f.ns, SizeBytes: 1 << 30,
+		Name: "held", Namespace: f.Namespace, SizeBytes: 1 << 30,
 	})); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestGracefulShutdown(t *testing.T) {
 	var watches []watch
 	for _, proto := range protocols {
 		stream, err := instancev1connect.NewInstanceServiceClient(proto.client, p.url, proto.opts...).WatchDataVolumes(ctx,
-			connect.NewRequest(&instancev1.WatchDataVolumesRequest{Namespace: f.ns}))
+			connect.NewRequest(&instancev1.WatchDataVolumesRequest{Namespace: f.Namespace}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +65,7 @@ func TestGracefulShutdown(t *testing.T) {
 	got := make(chan error, 1)
 	go func() {
 		resp, err := instancev1connect.NewInstanceServiceClient(http1, p.url).GetDataVolume(ctx,
-			connect.NewRequest(&instancev1.GetDataVolumeRequest{Namespace: f.ns, Name: "held"}))
+			connect.NewRequest(&instancev1.GetDataVolumeRequest{Namespace: f.Namespace, Name: "held"}))
 		if err == nil && resp.Msg.GetName() != "held" {
 			t.Errorf("get answered %v", resp.Msg)
 		}
@@ -95,7 +95,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatalf("serve: %v", err)
 	}
 	_, err := instancev1connect.NewInstanceServiceClient(http1, p.url).ListDataVolumes(t.Context(),
-		connect.NewRequest(&instancev1.ListDataVolumesRequest{Namespace: f.ns}))
+		connect.NewRequest(&instancev1.ListDataVolumesRequest{Namespace: f.Namespace}))
 	if connect.CodeOf(err) != connect.CodeUnavailable {
 		t.Errorf("a call after the shutdown: %v, want unavailable (connection refused)", err)
 	}

@@ -225,7 +225,7 @@ func TestCephImageAdminLoad(t *testing.T) {
 		store := storagev1connect.NewStorageServiceClient(proto.client, p.url, proto.opts...)
 		wg.Go(func() {
 			for n := range rounds {
-				own := fmt.Sprintf("ld-%s-%d-%d", f.ns, i, n)
+				own := fmt.Sprintf("ld-%s-%d-%d", f.Namespace, i, n)
 				_, err := store.ListPools(ctx, connect.NewRequest(&storagev1.ListPoolsRequest{Application: storagev1.Pool_APPLICATION_BLOCK}))
 				stats.record("ListPools", err)
 				_, err = store.CreateImage(ctx, connect.NewRequest(&storagev1.CreateImageRequest{PoolName: c.Pool, ImageName: own, QuotaBytes: 4 << 20}))
@@ -240,7 +240,7 @@ func TestCephImageAdminLoad(t *testing.T) {
 				stats.record("DeleteImage", err)
 
 				// All clients on one name at once.
-				shared := fmt.Sprintf("ld-%s-shared-%d", f.ns, n)
+				shared := fmt.Sprintf("ld-%s-shared-%d", f.Namespace, n)
 				barrier.wait()
 				_, cerr := store.CreateImage(ctx, connect.NewRequest(&storagev1.CreateImageRequest{PoolName: c.Pool, ImageName: shared, QuotaBytes: 4 << 20}))
 				barrier.wait()
@@ -284,7 +284,7 @@ func TestCephImageAdminLoad(t *testing.T) {
 		t.Errorf("the Ceph worker died or was stopped (%d started); the Pool's log:\n%s", started, l)
 	}
 	for _, name := range images(t, c) {
-		if strings.HasPrefix(name, "ld-"+f.ns) {
+		if strings.HasPrefix(name, "ld-"+f.Namespace) {
 			t.Errorf("%s is still in Ceph", name)
 		}
 	}

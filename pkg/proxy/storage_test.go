@@ -8,14 +8,11 @@ import (
 
 	"connectrpc.com/connect"
 
-	"k8s.io/cli-runtime/pkg/genericclioptions"
-
 	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1/storagev1connect"
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
-	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/proxy"
 	"github.com/otterscale/kubectl-otterscale/pkg/storage"
 )
@@ -25,12 +22,10 @@ import (
 // would on an OtterScale cluster.
 func rookStorage(t *testing.T, f *fixture, c *cephenv.Cluster) *storage.Service {
 	t.Helper()
-	if err := c.WriteRook(t.Context(), f.env.Kube.CoreV1(), f.ns); err != nil {
+	if err := c.WriteRook(t.Context(), f.Kube.CoreV1(), f.Namespace); err != nil {
 		t.Fatal(err)
 	}
-	flags := genericclioptions.NewConfigFlags(false)
-	flags.KubeConfig = &f.env.Kubeconfig
-	svc := storage.New(cluster.NewKubeconfig(flags), cephconf.Flags{RookNamespace: f.ns, Timeout: 5e9})
+	svc := storage.New(f.Provider(""), cephconf.Flags{RookNamespace: f.Namespace, Timeout: 5e9})
 	t.Cleanup(svc.Close)
 	return svc
 }

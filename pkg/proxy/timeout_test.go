@@ -25,7 +25,7 @@ func TestStreamsOutliveBodyTimeout(t *testing.T) {
 	var streams []*connect.ServerStreamForClient[instancev1.WatchDataVolumesResponse]
 	for _, proto := range protocols {
 		stream, err := instancev1connect.NewInstanceServiceClient(proto.client, p.url, proto.opts...).WatchDataVolumes(t.Context(),
-			connect.NewRequest(&instancev1.WatchDataVolumesRequest{Namespace: f.ns}))
+			connect.NewRequest(&instancev1.WatchDataVolumesRequest{Namespace: f.Namespace}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,7 +39,7 @@ func TestStreamsOutliveBodyTimeout(t *testing.T) {
 	}
 	time.Sleep(5 * bodyTimeout)
 	if _, err := f.svc.CreateDataVolume(t.Context(), connect.NewRequest(&instancev1.CreateDataVolumeRequest{
-		Name: "later", Namespace: f.ns, SizeBytes: 1 << 30,
+		Name: "later", Namespace: f.Namespace, SizeBytes: 1 << 30,
 	})); err != nil {
 		t.Fatal(err)
 	}

@@ -361,7 +361,7 @@ func TestForwardEveryProtocol(t *testing.T) {
 					t.Errorf("%s: the caller's Authorization arrived as %q", c.path, u.header.Get("Authorization"))
 				}
 				for k, vs := range u.header {
-					if strings.Contains(strings.Join(vs, " "), f.env.Config.BearerToken) {
+					if strings.Contains(strings.Join(vs, " "), f.Config.BearerToken) {
 						t.Errorf("%s: the kubeconfig's token reached the upstream in %s", c.path, k)
 					}
 				}
@@ -431,7 +431,7 @@ func TestForwardOnlyWhatIsNotServed(t *testing.T) {
 	up := newStandIn(t)
 	p := serve(t, proxy.Services{Instance: f.svc}, proxy.Options{Upstream: up.url})
 	client := instancev1connect.NewInstanceServiceClient(h2c, p.url, connect.WithGRPC())
-	_, err := client.GetDataVolume(t.Context(), connect.NewRequest(&instancev1.GetDataVolumeRequest{Namespace: f.ns, Name: "absent"}))
+	_, err := client.GetDataVolume(t.Context(), connect.NewRequest(&instancev1.GetDataVolumeRequest{Namespace: f.Namespace, Name: "absent"}))
 	if connect.CodeOf(err) != connect.CodeNotFound {
 		t.Errorf("local GetDataVolume: %v, want not_found from the cluster", err)
 	}

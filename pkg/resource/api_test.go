@@ -33,7 +33,7 @@ func TestCoreAndClusterScoped(t *testing.T) {
 			c := f.clients[p]
 			ctx := t.Context()
 			g, v, r := "", "v1", "configmaps"
-			name := "cm-" + randomName()
+			name := "cm-" + testenv.Suffix()
 			if _, err := c.Create(ctx, connect.NewRequest(&resourcev1.CreateRequest{
 				Group: &g, Version: &v, Resource: &r, Namespace: &f.ns, Manifest: configMap(name),
 			})); err != nil {
@@ -45,7 +45,7 @@ func TestCoreAndClusterScoped(t *testing.T) {
 			}
 
 			// Namespaces: cluster-scoped; the request's namespace is moot.
-			ns := "c-" + randomName()
+			ns := "c-" + testenv.Suffix()
 			nr := "namespaces"
 			if _, err := c.Create(ctx, connect.NewRequest(&resourcev1.CreateRequest{
 				Version: &v, Resource: &nr, Manifest: fmt.Appendf(nil, `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":%q}}`, ns),
@@ -298,7 +298,7 @@ func TestErrors(t *testing.T) {
 			_, err = c.Create(ctx, connect.NewRequest(&resourcev1.CreateRequest{Group: &g, Version: &v, Resource: &r, Namespace: &f.ns, Manifest: configMap("cm")}))
 			wantCode(t, err, connect.CodeInvalidArgument)
 
-			name := "dup-" + randomName()
+			name := "dup-" + testenv.Suffix()
 			_, err = c.Create(ctx, connect.NewRequest(&resourcev1.CreateRequest{Group: &g, Version: &v, Resource: &r, Namespace: &f.ns, Manifest: fmt.Appendf(nil, dvManifest, name)}))
 			if err != nil {
 				t.Fatal(err)

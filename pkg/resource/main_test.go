@@ -1,23 +1,14 @@
 package resource_test
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/http"
 	"testing"
-	"time"
 
 	"connectrpc.com/connect"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/link/v1/linkv1connect"
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/resource/v1/resourcev1connect"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
-	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/instance"
 	"github.com/otterscale/kubectl-otterscale/pkg/link"
 	"github.com/otterscale/kubectl-otterscale/pkg/proxy"
@@ -26,7 +17,7 @@ import (
 
 // The services run behind the real proxy, in front of a real API server
 // of their own package: TestWatchAcrossRestart restarts it.
-func TestMain(m *testing.M) { testenv.Main(m, nil) }
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 var dataVolumes = schema.GroupVersionResource{Group: "cdi.kubevirt.io", Version: "v1beta1", Resource: "datavolumes"}
 
@@ -43,16 +34,9 @@ type fixture struct {
 // The protocols every behaviour is checked in.
 var protocols = []string{"connect+json", "connect+proto", "grpc"}
 
-var (
-	http1 = &http.Client{Transport: &http.Transport{}}
-	h2c   = &http.Client{Transport: &http.Transport{Protocols: h2cOnly()}}
-)
-
-func h2cOnly() *http.Protocols {
-	p := new(http.Protocols)
-	p.SetUnencryptedHTTP2(true)
-	return p
-}
+// The clients the tests call with: HTTP/1.1, and cleartext HTTP/2 as gRPC
+// clients speak it.
+var http1, h2c = testenv.HTTP1, testenv.H2C
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
@@ -61,54 +45,22 @@ func setup(t *testing.T) *fixture {
 
 func setupWith(t *testing.T, opts proxy.Options) *fixture {
 	t.Helper()
-	env := testenv.Require(t)
-	flags := genericclioptions.NewConfigFlags(false)
-	flags.KubeConfig = &env.Kubeconfig
-	kc := cluster.NewKubeconfig(flags)
+	tf := testenv.NewFixture(t)
+	kc := tf.Provider("")
 	kc.Unthrottle()
-	srv, err := proxy.NewServer(proxy.Services{
+	p := testenv.ServeProxy(t, proxy.Services{
 		Instance: instance.New(kc),
 		Resource: resource.New(kc),
 		Link:     link.New(kc),
 	}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("stop the proxy: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("the proxy did not stop in 15s")
-		}
-	})
-	f := &fixture{env: env, url: "http://" + addr.String(), ns: "r-" + randomName()}
+	f := &fixture{env: tf.Env, url: p.URL, ns: tf.Namespace}
 	f.clients = map[string]resourcev1connect.ResourceServiceClient{
 		"connect+json":  resourcev1connect.NewResourceServiceClient(http1, f.url, connect.WithProtoJSON()),
 		"connect+proto": resourcev1connect.NewResourceServiceClient(http1, f.url),
 		"grpc":          resourcev1connect.NewResourceServiceClient(h2c, f.url, connect.WithGRPC()),
 	}
 	f.links = linkv1connect.NewLinkServiceClient(http1, f.url, connect.WithProtoJSON())
-	if _, err := env.Kube.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	return f
-}
-
-func randomName() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // wantCode fails t unless err is a Connect error with code.

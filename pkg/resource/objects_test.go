@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	resourcev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/resource/v1"
+	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 )
 
 const dvManifest = `apiVersion: cdi.kubevirt.io/v1beta1
@@ -52,7 +53,7 @@ func TestDataVolumeLifecycle(t *testing.T) {
 		t.Run(p, func(t *testing.T) {
 			c := f.clients[p]
 			ctx := t.Context()
-			name := "dv-" + randomName()
+			name := "dv-" + testenv.Suffix()
 			dvs := f.env.Dynamic.Resource(dataVolumes).Namespace(f.ns)
 			g, v, r := dataVolumes.Group, dataVolumes.Version, dataVolumes.Resource
 

@@ -18,6 +18,7 @@ import (
 
 	resourcev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/resource/v1"
 	"github.com/otterscale/kubectl-otterscale/gen/otterscale/resource/v1/resourcev1connect"
+	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 )
 
 // events reads a Watch stream into a channel, until the stream ends.
@@ -107,7 +108,7 @@ func TestWatch(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			e := watchDataVolumes(ctx, t, f.clients[p], f.ns, "")
 			e.want(t, resourcev1.WatchEvent_TYPE_ADDED, "before")
-			name := "w-" + randomName()
+			name := "w-" + testenv.Suffix()
 			f.createDataVolume(t, name)
 			e.want(t, resourcev1.WatchEvent_TYPE_ADDED, name)
 			dvs := f.env.Dynamic.Resource(dataVolumes).Namespace(f.ns)

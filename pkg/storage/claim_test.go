@@ -1,8 +1,6 @@
 package storage_test
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -16,27 +14,12 @@ import (
 	"github.com/otterscale/kubectl-otterscale/pkg/storage"
 )
 
-func suffix() string {
-	b := make([]byte, 3)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func namespace(t *testing.T, env *testenv.Env, prefix string) string {
-	t.Helper()
-	ns := prefix + "-" + suffix()
-	if _, err := env.Kube.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return ns
-}
-
 // A claim's image is found through its PersistentVolume's ceph-csi
 // attributes, and the snapshot lands on that image in Ceph.
 func TestResolveClaim(t *testing.T) {
 	env, c := testenv.Require(t), cephenv.Require(t)
 	ctx := t.Context()
-	ns := namespace(t, env, "pvc")
+	ns := env.NewNamespace(t, "pvc")
 	claims := env.Kube.CoreV1().PersistentVolumeClaims(ns)
 	for _, name := range []string{"disk", "pending"} {
 		if _, err := claims.Create(ctx, &corev1.PersistentVolumeClaim{
@@ -66,7 +49,7 @@ func TestResolveClaim(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	clients, err := kubeProvider(env).Clients(ctx, "")
+	clients, err := env.Provider("").Clients(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}

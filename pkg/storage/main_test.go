@@ -8,20 +8,16 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
-	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/storage"
 )
 
 // The tests run against a real Ceph (one monitor, one memstore OSD) and,
 // for finding Ceph through the cluster, a real kube-apiserver.
-func TestMain(m *testing.M) {
-	os.Exit(testenv.Run(cephenv.RunFunc(func() int { return cephenv.Run(m, nil) }), nil))
-}
+func TestMain(m *testing.M) { testenv.Main(m, testenv.WithCeph()) }
 
 // keyFile writes a bare key where --ceph-key-file would point.
 func keyFile(t *testing.T, key string) string {
@@ -40,13 +36,6 @@ func adminService(t *testing.T, c *cephenv.Cluster) *storage.Service {
 	svc := storage.New(nil, cephconf.Flags{MonHost: c.MonHost, KeyFile: keyFile(t, c.AdminKey), User: "admin"})
 	t.Cleanup(svc.Close)
 	return svc
-}
-
-// kubeProvider is the real kubeconfig provider over the test API server.
-func kubeProvider(env *testenv.Env) cluster.Provider {
-	flags := genericclioptions.NewConfigFlags(false)
-	flags.KubeConfig = &env.Kubeconfig
-	return cluster.NewKubeconfig(flags)
 }
 
 func wantCode(t *testing.T, err error, code connect.Code) {

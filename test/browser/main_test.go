@@ -2,15 +2,11 @@ package browser_test
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -24,14 +20,9 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
-
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
-	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 	"github.com/otterscale/kubectl-otterscale/pkg/instance"
 	"github.com/otterscale/kubectl-otterscale/pkg/link"
 	"github.com/otterscale/kubectl-otterscale/pkg/proxy"
@@ -43,13 +34,7 @@ import (
 // services behind it: InstanceService over a real kube-apiserver with the
 // CDI CRDs, StorageService over a real Ceph.
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Run(cephenv.RunFunc(func() int { return cephenv.Run(m, nil) }), func(env *testenv.Env) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := env.CreateStorageClass(ctx, "ceph-block", true); err != nil {
-			panic(err)
-		}
-	}))
+	testenv.Main(m, testenv.WithCeph(), testenv.WithStorageClass(testenv.StorageClass, true))
 }
 
 // tools are what running the page needs besides the API server and Ceph.
@@ -186,53 +171,12 @@ type running struct {
 // then Serve until the test ends) on 127.0.0.1 with a free port.
 func serveProxy(t *testing.T, services proxy.Services, allowOrigins ...string) *running {
 	t.Helper()
-	r := &running{logs: &logBuffer{}}
-	srv, err := proxy.NewServer(services, proxy.Options{
-		AllowOrigins: allowOrigins,
-		Logger:       slog.New(slog.NewTextHandler(r.logs, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.url = "http://" + addr.String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("stop the proxy: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Errorf("the proxy did not stop within 15 s")
-		}
-	})
-	return r
+	p := testenv.ServeProxy(t, services, proxy.Options{AllowOrigins: allowOrigins})
+	return &running{url: p.URL, logs: p.Logs}
 }
 
-// logBuffer collects the proxy's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuffer collects a process's log lines.
+type logBuffer = testenv.Buffer
 
 // fixture is one test's world: a namespace of its own in the API server, an
 // image of its own in Ceph, and the services as the proxy command builds
@@ -251,19 +195,13 @@ const imageBytes = 8 << 20
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	env := testenv.Require(t)
-	ceph := cephenv.Require(t)
-	suffix := randomSuffix()
-	f := &fixture{env: env, ceph: ceph, ns: "browser-" + suffix, image: "browser-" + suffix}
-	if _, err := env.Kube.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	tf := testenv.NewFixture(t)
+	ceph := tf.Ceph()
+	f := &fixture{env: tf.Env, ceph: ceph, ns: tf.Namespace, image: "browser-" + tf.Suffix}
 	if err := ceph.CreateImage(t.Context(), f.image, imageBytes); err != nil {
 		t.Fatal(err)
 	}
 
-	flags := genericclioptions.NewConfigFlags(false)
-	flags.KubeConfig = &env.Kubeconfig
 	// Ceph is reached as ceph-csi's least-privilege user, with its bare
 	// key in a file, as `--ceph-user csi --ceph-key-file` would.
 	keyFile := filepath.Join(t.TempDir(), "key")
@@ -272,16 +210,10 @@ func setup(t *testing.T) *fixture {
 	}
 	st := storage.New(nil, cephconf.Flags{MonHost: ceph.MonHost, User: ceph.User, KeyFile: keyFile})
 	t.Cleanup(st.Close)
-	kc := cluster.NewKubeconfig(flags)
+	kc := tf.Provider("")
 	kc.Unthrottle() // as the proxy command does
 	f.services = proxy.Services{Instance: instance.New(kc), Storage: st, Resource: resource.New(kc), Link: link.New(kc)}
 	return f
-}
-
-func randomSuffix() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // step is one line of drive.mjs's output: one of the page's steps, or

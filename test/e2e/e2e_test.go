@@ -17,16 +17,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	cdiclient "kubevirt.io/client-go/containerizeddataimporter"
 
-	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 )
 
 var binDir string
 
 // The proxy's test needs a Ceph as well as the API server.
-func TestMain(m *testing.M) {
-	os.Exit(testenv.Run(cephenv.RunFunc(func() int { return cephenv.Run(m, nil) }), nil))
-}
+func TestMain(m *testing.M) { testenv.Main(m, testenv.WithCeph()) }
 
 // pluginOnPath puts kubectl-otterscale on a PATH of its own: the binary
 // `make test` built (OTTERSCALE_BINARY), or one built here.

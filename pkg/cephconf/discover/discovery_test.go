@@ -1,8 +1,6 @@
 package discover_test
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,12 +22,6 @@ import (
 
 const mib = 1 << 20
 
-func suffix() string {
-	b := make([]byte, 3)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // monAddr is the monitor's address as Rook and ceph-csi write it.
 func monAddr(t *testing.T, c *cephenv.Cluster) string {
 	t.Helper()
@@ -40,22 +32,13 @@ func monAddr(t *testing.T, c *cephenv.Cluster) string {
 	return addr
 }
 
-func namespace(t *testing.T, env *testenv.Env, prefix string) string {
-	t.Helper()
-	ns := prefix + "-" + suffix()
-	if _, err := env.Kube.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return ns
-}
-
 // listVia lists images in the Ceph that Find finds by itself for the test
 // API server's default scope, through a real Ceph worker, as the storage
 // service does: what was found must also connect.
 func listVia(t *testing.T, env *testenv.Env, flags cephconf.Flags) ([]*storagev1.Image, error) {
 	t.Helper()
 	ctx := t.Context()
-	clients, err := kubeProvider(env).Clients(ctx, "")
+	clients, err := env.Provider("").Clients(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +63,7 @@ func listVia(t *testing.T, env *testenv.Env, flags cephconf.Flags) ([]*storagev1
 func TestFindThroughRook(t *testing.T) {
 	env, c := testenv.Require(t), cephenv.Require(t)
 	ctx := t.Context()
-	ns := namespace(t, env, "rook")
+	ns := env.NewNamespace(t, "rook")
 	if err := c.CreateImage(ctx, "rook-img", 8*mib); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +84,7 @@ func TestFindThroughRook(t *testing.T) {
 func TestFindThroughCephCSI(t *testing.T) {
 	env, c := testenv.Require(t), cephenv.Require(t)
 	ctx := t.Context()
-	ns := namespace(t, env, "ceph-csi")
+	ns := env.NewNamespace(t, "ceph-csi")
 	if err := c.CreateImage(ctx, "csi-img", 8*mib); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +102,7 @@ func TestFindThroughCephCSI(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc := &storagev1k.StorageClass{
-		ObjectMeta:  metav1.ObjectMeta{Name: "csi-rbd-" + suffix()},
+		ObjectMeta:  metav1.ObjectMeta{Name: "csi-rbd-" + testenv.Suffix()},
 		Provisioner: "rbd.csi.ceph.com",
 		Parameters: map[string]string{
 			"clusterID": c.FSID, "pool": c.Pool,
