@@ -132,9 +132,11 @@ type watcher struct {
 	j       *joiner
 	res     [3]*followed
 	changes chan change
-	// wg counts the reflectors' goroutines, lists their lists.
-	wg    sync.WaitGroup
-	lists calls
+	// wg counts the reflectors' goroutines, lists their lists; listing
+	// lets one list run at a time.
+	wg      sync.WaitGroup
+	lists   calls
+	listing chan struct{}
 }
 
 // followed is one of the three resources followed.
@@ -175,6 +177,7 @@ func newWatcher(req *instancev1.WatchDataVolumesRequest) (*watcher, error) {
 		dvLabels: sel.String(),
 		j:        newJoiner(req.GetNames()),
 		changes:  make(chan change),
+		listing:  make(chan struct{}, 1),
 	}
 	if names := req.GetNames(); len(slices.Compact(slices.Sorted(slices.Values(names)))) == 1 {
 		// The API server filters one name; several are filtered by the
@@ -268,7 +271,16 @@ func (w *watcher) start(ctx context.Context, c *cluster.Clients, watchList *bool
 					o.ResourceVersion = ""
 				}
 				o.Limit = 0
+				// One list at a time, as before: the three decoded at
+				// once would raise the peak memory of a watch over
+				// many DataVolumes (by a sixth at 1,000).
+				select {
+				case w.listing <- struct{}{}:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
 				obj, err := l.list(ctx, o)
+				<-w.listing
 				r.report(ctx, err)
 				return obj, err
 			},
