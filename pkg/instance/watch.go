@@ -301,7 +301,9 @@ func (w *watcher) start(ctx context.Context, c *cluster.Clients, watchList *bool
 			TypeDescription: r.what,
 			MinWatchTimeout: watchTimeout,
 		})
-		refl.UseWatchList = watchList
+		if watchList != nil {
+			refl.UseWatchList = watchList
+		}
 		w.wg.Go(func() { refl.RunWithContext(rctx) })
 	}
 }
