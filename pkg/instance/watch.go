@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
@@ -37,6 +38,9 @@ const (
 	// 5 to 10 min, which would make a long `dv watch` open each watch
 	// six times as often for nothing.
 	watchTimeout = 30 * time.Minute
+	// watchRetry is how often a watch is tried again while the API
+	// server refuses connections.
+	watchRetry = time.Second
 )
 
 // WatchDataVolumes streams Watch's messages to the client until it goes
@@ -286,6 +290,21 @@ func (w *watcher) start(ctx context.Context, c *cluster.Clients, watchList *bool
 			},
 			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 				wi, err := l.watch(ctx, o)
+				// While the API server is down, the reflector would
+				// back off up to 30 s, each resource on its own, so
+				// the first changes after a restart could come late
+				// and a DataVolume's before its claim's. Retry each
+				// second, as the RetryWatcher this replaced did.
+				for o.SendInitialEvents == nil && utilnet.IsConnectionRefused(err) {
+					t := time.NewTimer(watchRetry)
+					select {
+					case <-ctx.Done():
+						t.Stop()
+						return nil, err
+					case <-t.C:
+					}
+					wi, err = l.watch(ctx, o)
+				}
 				// A streaming list's error is the first list's too,
 				// unless the API server does not stream lists (it
 				// refuses sendInitialEvents as invalid): the
