@@ -30,6 +30,9 @@ type Service struct {
 	instancev1connect.UnimplementedInstanceServiceHandler
 
 	clusters cluster.Provider
+	// watchList, when set, says whether Watch's first lists stream (see
+	// watcher.start); nil leaves it to client-go.
+	watchList *bool
 }
 
 var _ instancev1connect.InstanceServiceHandler = (*Service)(nil)

@@ -2,24 +2,25 @@ package instance
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
 	"github.com/go-logr/logr"
-	"google.golang.org/protobuf/proto"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apimachinery/pkg/watch"
-	watchtools "k8s.io/client-go/tools/watch"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
@@ -27,21 +28,19 @@ import (
 	"github.com/otterscale/kubectl-otterscale/pkg/cluster"
 )
 
-// How the watch behaves when a resource's watch ends in something other than
-// an expired resourceVersion (which relists at once): relist after a delay
-// that doubles from watchRetryMin up to watchRetryMax.
 const (
-	watchRetryMin = time.Second
-	watchRetryMax = 30 * time.Second
 	// watchBuffer lets a burst of changes through while the consumer
 	// renders; beyond it the watch waits for the consumer.
 	watchBuffer = 64
-	// Events can arrive before the DataVolume they concern (separate
-	// watches are not ordered with each other); they wait this long, up to
-	// pendingPerVolume per DataVolume and pendingVolumes DataVolumes.
-	pendingTTL       = 2 * time.Minute
-	pendingPerVolume = 16
-	pendingVolumes   = 256
+	// watchTimeout is the shortest a watch request lasts before it is
+	// opened again from where it was: kube-apiserver's own default
+	// (--min-request-timeout, 30 to 60 min) rather than the reflector's
+	// 5 to 10 min, which would make a long `dv watch` open each watch
+	// six times as often for nothing.
+	watchTimeout = 30 * time.Minute
+	// watchRetry is how often a watch is tried again while the API
+	// server refuses connections.
+	watchRetry = time.Second
 )
 
 // WatchDataVolumes streams Watch's messages to the client until it goes
@@ -67,14 +66,16 @@ func (s *Service) WatchDataVolumes(ctx context.Context, req *connect.Request[ins
 // them, then SYNCED; after that one watch per resource (DataVolumes, claims,
 // events) sends MODIFIED when a DataVolume or its claim changes, DELETED when
 // one goes, and EVENT for events about a DataVolume, its claim or its
-// importer pod. Nothing is polled.
+// importer pod. Nothing is polled. What goes out is the join's to decide
+// (join.go); this file keeps the three resources' copies current.
 //
-// The watches resume by themselves: from the last resourceVersion after the
-// connection drops or the API server restarts (client-go's RetryWatcher),
-// and by listing again when that version has expired (410 Gone), sending
-// only what differs from what was sent: a state is never sent twice. Errors
-// after the start are retried with backoff, never returned. The channel
-// closes when ctx ends.
+// Each resource is followed by client-go's reflector: it resumes from the
+// last resourceVersion after the connection drops or the API server
+// restarts, and lists again when that version has expired (410 Gone); the
+// join then sends only what differs from what was sent: a state is never
+// sent twice. Errors after the start are retried with backoff, never
+// returned. The channel closes when ctx ends, once every request the watch
+// made has ended.
 //
 // A user who may read DataVolumes but not claims or events still gets the
 // DataVolumes: without claims, and without events.
@@ -87,13 +88,16 @@ func (s *Service) Watch(ctx context.Context, req *instancev1.WatchDataVolumesReq
 	if err != nil {
 		return nil, err
 	}
-	w.c = c
-	res, err := w.start(ctx)
-	if err != nil {
+	ctx, cancel := context.WithCancel(ctx)
+	w.start(ctx, c, s.watchList)
+	if err := w.await(ctx); err != nil {
+		cancel()
+		w.wg.Wait()
+		w.lists.wait()
 		return nil, err
 	}
 	out := make(chan *instancev1.WatchDataVolumesResponse, watchBuffer)
-	go w.run(ctx, out, res)
+	go w.run(ctx, cancel, out)
 	return out, nil
 }
 
@@ -115,42 +119,57 @@ func validateWatch(req *instancev1.WatchDataVolumesRequest) (labels.Selector, er
 	return sel, nil
 }
 
-// watcher is the state of one Watch. Only its run goroutine touches it after
-// start.
+// Which resource a change is about.
+const (
+	dataVolumes = iota
+	claims
+	events
+)
+
+// watcher is one Watch: a reflector per resource, each writing into a feed
+// that hands its changes, in order, to the one goroutine that owns the join.
 type watcher struct {
-	c  *cluster.Clients
 	ns string
-	// names, when not empty, is the set of DataVolumes to follow.
-	names map[string]bool
 	// The selectors of each resource's list and watch.
 	dvLabels, dvFields, claimFields string
 
-	dvs map[string]*watched // by namespace/name
-	// byClaim maps a claim (namespace/name) to its DataVolume's key.
-	byClaim map[string]string
-	claims  map[string]*corev1.PersistentVolumeClaim // by namespace/name
-	// claimUIDs maps a claim's UID to its key: CDI names the populator's
-	// claim prime-UID and its importer pod importer-prime-UID.
-	claimUIDs map[types.UID]string
-	// seen holds the resourceVersion of every event sent or passed over, so
-	// that a relist sends only new or counted-up events.
-	seen    map[types.UID]string
-	pending map[string][]pendingEvent // by DataVolume key
-	// initialEvents are the events listed at the start, until sent.
-	initialEvents []corev1.Event
-
-	out chan<- *instancev1.WatchDataVolumesResponse
+	j       *joiner
+	res     [3]*followed
+	changes chan change
+	// wg counts the reflectors' goroutines, lists their lists; listing
+	// lets one list run at a time.
+	wg      sync.WaitGroup
+	lists   calls
+	listing chan struct{}
 }
 
-type watched struct {
-	dv  *cdiv1.DataVolume
-	msg *instancev1.DataVolume // as last sent
+// followed is one of the three resources followed.
+type followed struct {
+	what   string // for errors: "data volumes", "claims", "events"
+	cancel context.CancelFunc
+	// listed is set once its first list has reached the join; off once
+	// it may not be read (only claims and events may be off).
+	listed, off atomic.Bool
+	// failed receives the first list's error, if it fails.
+	failed   chan error
+	reported atomic.Bool
 }
 
-type pendingEvent struct {
-	ev *corev1.Event
-	at time.Time
+// change is what a reflector wrote into its store.
+type change struct {
+	res  int
+	op   changeOp
+	obj  any
+	list []any
 }
+
+type changeOp int
+
+const (
+	opSet changeOp = iota
+	opDelete
+	opReplace
+)
 
 func newWatcher(req *instancev1.WatchDataVolumesRequest) (*watcher, error) {
 	sel, err := validateWatch(req)
@@ -158,27 +177,21 @@ func newWatcher(req *instancev1.WatchDataVolumesRequest) (*watcher, error) {
 		return nil, err
 	}
 	w := &watcher{
-		ns:        req.GetNamespace(),
-		dvLabels:  sel.String(),
-		dvs:       map[string]*watched{},
-		byClaim:   map[string]string{},
-		claims:    map[string]*corev1.PersistentVolumeClaim{},
-		claimUIDs: map[types.UID]string{},
-		seen:      map[types.UID]string{},
-		pending:   map[string][]pendingEvent{},
+		ns:       req.GetNamespace(),
+		dvLabels: sel.String(),
+		j:        newJoiner(req.GetNames()),
+		changes:  make(chan change),
+		listing:  make(chan struct{}, 1),
 	}
-	if names := req.GetNames(); len(names) > 0 {
-		w.names = map[string]bool{}
-		for _, n := range names {
-			w.names[n] = true
-		}
-	}
-	if len(w.names) == 1 {
-		// The API server filters one name; several are filtered here, as
-		// field selectors have no set operator. The claim is named after
-		// its DataVolume.
-		w.dvFields = fields.OneTermEqualSelector("metadata.name", req.GetNames()[0]).String()
+	if names := req.GetNames(); len(slices.Compact(slices.Sorted(slices.Values(names)))) == 1 {
+		// The API server filters one name; several are filtered by the
+		// join, as field selectors have no set operator. The claim is
+		// named after its DataVolume.
+		w.dvFields = fields.OneTermEqualSelector("metadata.name", names[0]).String()
 		w.claimFields = w.dvFields
+	}
+	for i, what := range []string{"data volumes", "claims", "events"} {
+		w.res[i] = &followed{what: what, failed: make(chan error, 1)}
 	}
 	return w, nil
 }
@@ -190,22 +203,335 @@ func (w *watcher) where() string {
 	return fmt.Sprintf("in namespace %q", w.ns)
 }
 
-// followed is one of the three resources followed: how to list it (and diff
-// against what was sent), watch it and handle its events.
-type followed struct {
-	off    bool   // not ours to read
-	rv     string // where the next watch starts
-	relist func(ctx context.Context) (string, error)
-	watch  func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
-	handle func(ctx context.Context, ev watch.Event) error
-
-	rw       *watchtools.RetryWatcher
-	failures int // consecutive watches that ended in an error
+// start runs a reflector for each resource. watchList, when set, says
+// whether the first list is a streaming one (a watch that sends the
+// current state first); nil leaves it to client-go's WatchListClient
+// feature gate.
+func (w *watcher) start(ctx context.Context, c *cluster.Clients, watchList *bool) {
+	type lister struct {
+		typ   runtime.Object
+		list  func(context.Context, metav1.ListOptions) (runtime.Object, error)
+		watch func(context.Context, metav1.ListOptions) (watch.Interface, error)
+	}
+	dvs, pvcs, evs := c.CDI.CdiV1beta1().DataVolumes(w.ns), c.Core.PersistentVolumeClaims(w.ns), c.Core.Events(w.ns)
+	listers := [3]lister{
+		dataVolumes: {
+			typ: &cdiv1.DataVolume{},
+			list: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				o.LabelSelector, o.FieldSelector = w.dvLabels, w.dvFields
+				return dvs.List(ctx, o)
+			},
+			watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				o.LabelSelector, o.FieldSelector = w.dvLabels, w.dvFields
+				return dvs.Watch(ctx, o)
+			},
+		},
+		claims: {
+			typ: &corev1.PersistentVolumeClaim{},
+			list: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				o.FieldSelector = w.claimFields
+				return pvcs.List(ctx, o)
+			},
+			watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				o.FieldSelector = w.claimFields
+				return pvcs.Watch(ctx, o)
+			},
+		},
+		events: {
+			typ: &corev1.Event{},
+			list: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return evs.List(ctx, o)
+			},
+			watch: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				return evs.Watch(ctx, o)
+			},
+		},
+	}
+	for i, l := range listers {
+		r := w.res[i]
+		rctx, cancel := context.WithCancel(ctx)
+		r.cancel = cancel
+		// The reflectors log through the context's logger; a watch
+		// that fails because it was stopped is no news.
+		// logr.New initialises the sink it is given, and the
+		// context's is shared: wrap a copy (WithValues makes one).
+		if sink := klog.FromContext(rctx).GetSink(); sink != nil {
+			rctx = klog.NewContext(rctx, logr.New(quietWhenDone{ctx: rctx, LogSink: sink.WithValues()}))
+		}
+		lw := &cache.ListWatch{
+			ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				// The reflector lists in a goroutine of its own that
+				// it does not wait for; run does.
+				if !w.lists.begin() {
+					return nil, ctx.Err()
+				}
+				defer w.lists.end()
+				// The reflector's first list asks for any version the
+				// API server's cache holds ("0"), which may be older
+				// than a DataVolume just created: `dv create --wait`
+				// would find it missing. Ask for the latest, in one
+				// request, as kubectl get does.
+				if o.ResourceVersion == "0" {
+					o.ResourceVersion = ""
+				}
+				o.Limit = 0
+				// One list at a time, as before: the three decoded at
+				// once would raise the peak memory of a watch over
+				// many DataVolumes (by a sixth at 1,000).
+				select {
+				case w.listing <- struct{}{}:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+				obj, err := l.list(ctx, o)
+				<-w.listing
+				r.report(ctx, err)
+				return obj, err
+			},
+			WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				wi, err := l.watch(ctx, o)
+				// While the API server is down, the reflector would
+				// back off up to 30 s, each resource on its own, so
+				// the first changes after a restart could come late
+				// and a DataVolume's before its claim's. Retry each
+				// second, as the RetryWatcher this replaced did.
+				for o.SendInitialEvents == nil && utilnet.IsConnectionRefused(err) {
+					t := time.NewTimer(watchRetry)
+					select {
+					case <-ctx.Done():
+						t.Stop()
+						return nil, err
+					case <-t.C:
+					}
+					wi, err = l.watch(ctx, o)
+				}
+				// A streaming list's error is the first list's too,
+				// unless the API server does not stream lists (it
+				// refuses sendInitialEvents as invalid): the
+				// reflector then lists as usual.
+				if o.SendInitialEvents != nil && *o.SendInitialEvents && !apierrors.IsInvalid(err) && !apierrors.IsBadRequest(err) {
+					r.report(ctx, err)
+				}
+				return wi, err
+			},
+		}
+		refl := cache.NewReflectorWithOptions(lw, l.typ, feed{ctx: rctx, res: i, ch: w.changes}, cache.ReflectorOptions{
+			Name:            "instance.Watch " + r.what,
+			TypeDescription: r.what,
+			MinWatchTimeout: watchTimeout,
+		})
+		if watchList != nil {
+			refl.UseWatchList = watchList
+		}
+		w.wg.Go(func() { refl.RunWithContext(rctx) })
+	}
 }
 
-// quietWhenDone drops what is logged once ctx has ended: the RetryWatcher
-// reports "Watch failed ... context canceled" when its watch is stopped on
-// purpose (the command or the stream ending, the proxy shutting down).
+// report passes on the first list's error, once, to await, which fails
+// the Watch or drops the resource, and either way stops its reflector. It
+// waits for that: the reflector would log the error and retry.
+func (r *followed) report(ctx context.Context, err error) {
+	if err != nil && !r.listed.Load() && r.reported.CompareAndSwap(false, true) {
+		r.failed <- err
+		<-ctx.Done()
+	}
+}
+
+// await waits for every resource's first list, so that a cluster that
+// cannot be read fails the call rather than the stream. A resource the
+// user may not read is dropped, unless it is the DataVolumes.
+func (w *watcher) await(ctx context.Context) error {
+	for waiting := len(w.res); waiting > 0; {
+		select {
+		case <-ctx.Done():
+			return cluster.Error(ctx.Err(), "watch data volumes "+w.where())
+		case ch := <-w.changes:
+			r := w.res[ch.res]
+			w.apply(ch)
+			if ch.op == opReplace && !r.off.Load() && !r.listed.Swap(true) {
+				waiting--
+			}
+		case err := <-w.res[dataVolumes].failed:
+			return cluster.Error(err, "watch data volumes: list data volumes "+w.where())
+		case err := <-w.res[claims].failed:
+			if err := w.drop(claims, err); err != nil {
+				return err
+			}
+			waiting--
+		case err := <-w.res[events].failed:
+			if err := w.drop(events, err); err != nil {
+				return err
+			}
+			waiting--
+		}
+	}
+	return nil
+}
+
+// drop stops following a resource whose first list was refused.
+func (w *watcher) drop(res int, err error) error {
+	r := w.res[res]
+	if !apierrors.IsForbidden(err) {
+		return cluster.Error(err, "watch data volumes: list "+r.what+" "+w.where())
+	}
+	r.off.Store(true)
+	r.cancel()
+	return nil
+}
+
+// run sends the opening, then what each change makes the join decide,
+// until ctx ends; then it stops the reflectors, waits for them and closes
+// out.
+func (w *watcher) run(ctx context.Context, cancel context.CancelFunc, out chan<- *instancev1.WatchDataVolumesResponse) {
+	defer close(out)
+	defer w.lists.wait()
+	defer w.wg.Wait()
+	defer cancel()
+	w.j.open()
+	for {
+		for _, msg := range w.j.take() {
+			select {
+			case out <- msg:
+			case <-ctx.Done():
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case ch := <-w.changes:
+			w.apply(ch)
+		}
+	}
+}
+
+// apply tells the join what a reflector wrote.
+func (w *watcher) apply(ch change) {
+	if w.res[ch.res].off.Load() {
+		return
+	}
+	j, gone := w.j, ch.op == opDelete
+	switch o := ch.obj.(type) {
+	case *cdiv1.DataVolume:
+		if gone {
+			j.dataVolumeGone(o)
+		} else {
+			j.dataVolume(o)
+		}
+	case *corev1.PersistentVolumeClaim:
+		if gone {
+			j.claimGone(o)
+		} else {
+			j.claim(o)
+		}
+	case *corev1.Event:
+		if gone {
+			j.eventGone(o)
+		} else {
+			j.event(o)
+		}
+	}
+	if ch.op != opReplace {
+		return
+	}
+	// In the order the API server lists (a streaming list's arrives
+	// unordered).
+	slices.SortFunc(ch.list, func(a, b any) int { return strings.Compare(objectKey(a), objectKey(b)) })
+	switch ch.res {
+	case dataVolumes:
+		j.dataVolumeList(typed[*cdiv1.DataVolume](ch.list))
+	case claims:
+		j.claimList(typed[*corev1.PersistentVolumeClaim](ch.list))
+	case events:
+		j.eventList(typed[*corev1.Event](ch.list))
+	}
+}
+
+func objectKey(obj any) string {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return ""
+	}
+	return key(m.GetNamespace(), m.GetName())
+}
+
+func typed[T any](list []any) []T {
+	out := make([]T, 0, len(list))
+	for _, o := range list {
+		if t, ok := o.(T); ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// calls counts the requests under way; once wait has begun, no new one
+// starts.
+type calls struct {
+	mu     sync.Mutex
+	n      int
+	closed bool
+	idle   *sync.Cond
+}
+
+func (c *calls) begin() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.n++
+	return true
+}
+
+func (c *calls) end() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n--; c.n == 0 && c.idle != nil {
+		c.idle.Broadcast()
+	}
+}
+
+func (c *calls) wait() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	c.idle = sync.NewCond(&c.mu)
+	for c.n > 0 {
+		c.idle.Wait()
+	}
+}
+
+// feed is the store a reflector writes to: it hands each change to the
+// watcher's goroutine and keeps nothing itself (the join keeps what it
+// needs). A change waits for that goroutine, so a consumer that reads
+// slowly slows the watches down rather than filling memory.
+type feed struct {
+	ctx context.Context
+	res int
+	ch  chan<- change
+}
+
+func (f feed) push(ch change) error {
+	ch.res = f.res
+	select {
+	case f.ch <- ch:
+	case <-f.ctx.Done():
+	}
+	return nil
+}
+
+func (f feed) Add(obj any) error    { return f.push(change{op: opSet, obj: obj}) }
+func (f feed) Update(obj any) error { return f.push(change{op: opSet, obj: obj}) }
+func (f feed) Delete(obj any) error { return f.push(change{op: opDelete, obj: obj}) }
+func (f feed) Replace(list []any, _ string) error {
+	return f.push(change{op: opReplace, list: list})
+}
+func (f feed) Resync() error { return nil }
+
+// quietWhenDone drops what is logged once ctx has ended: a reflector may
+// report its watch failing when it is stopped on purpose (the command or
+// the stream ending, the proxy shutting down).
 type quietWhenDone struct {
 	ctx context.Context
 	logr.LogSink
@@ -225,579 +551,4 @@ func (q quietWhenDone) WithValues(kv ...any) logr.LogSink {
 
 func (q quietWhenDone) WithName(name string) logr.LogSink {
 	return quietWhenDone{ctx: q.ctx, LogSink: q.LogSink.WithName(name)}
-}
-
-// watchFunc adapts a typed client's Watch to the RetryWatcher.
-type watchFunc func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
-
-func (f watchFunc) WatchWithContext(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-	return f(ctx, opts)
-}
-
-func (r *followed) results() <-chan watch.Event {
-	if r.off || r.rw == nil {
-		return nil
-	}
-	return r.rw.ResultChan()
-}
-
-func (r *followed) begin(ctx context.Context) error {
-	// The RetryWatcher logs through the context's logger; a watch that
-	// fails because its caller left is no news.
-	if sink := klog.FromContext(ctx).GetSink(); sink != nil {
-		ctx = klog.NewContext(ctx, logr.New(quietWhenDone{ctx: ctx, LogSink: sink}))
-	}
-	rw, err := watchtools.NewRetryWatcherWithContext(ctx, r.rv, watchFunc(r.watch))
-	if err != nil {
-		return err
-	}
-	r.rw = rw
-	return nil
-}
-
-func (r *followed) stop() {
-	if r.rw != nil {
-		r.rw.Stop()
-		<-r.rw.Done()
-		r.rw = nil
-	}
-}
-
-// start lists the three resources, so that a cluster that cannot be read
-// fails the call rather than the stream.
-func (w *watcher) start(ctx context.Context) ([]*followed, error) {
-	res := w.resources()
-	dvs, err := w.listDataVolumes(ctx)
-	if err != nil {
-		return nil, cluster.Error(err, "watch data volumes: list data volumes "+w.where())
-	}
-	res[0].rv = dvs.ResourceVersion
-	for i := range dvs.Items {
-		if dv := &dvs.Items[i]; w.wanted(dv) {
-			k := key(dv.Namespace, dv.Name)
-			w.dvs[k] = &watched{dv: dv}
-			w.byClaim[key(dv.Namespace, claimName(dv))] = k
-		}
-	}
-	switch claims, err := w.listClaims(ctx); {
-	case err == nil:
-		res[1].rv = claims.ResourceVersion
-		for i := range claims.Items {
-			w.putClaim(&claims.Items[i])
-		}
-	case apierrors.IsForbidden(err):
-		res[1].off = true
-	default:
-		return nil, cluster.Error(err, "watch data volumes: list claims "+w.where())
-	}
-	switch events, err := w.listEvents(ctx); {
-	case err == nil:
-		res[2].rv = events.ResourceVersion
-		w.initialEvents = events.Items
-	case apierrors.IsForbidden(err):
-		res[2].off = true
-	default:
-		return nil, cluster.Error(err, "watch data volumes: list events "+w.where())
-	}
-	return res, nil
-}
-
-func (w *watcher) resources() []*followed {
-	return []*followed{
-		{
-			relist: w.relistDataVolumes,
-			watch: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-				opts.LabelSelector, opts.FieldSelector = w.dvLabels, w.dvFields
-				return w.c.CDI.CdiV1beta1().DataVolumes(w.ns).Watch(ctx, opts)
-			},
-			handle: w.onDataVolume,
-		},
-		{
-			relist: w.relistClaims,
-			watch: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-				opts.FieldSelector = w.claimFields
-				return w.c.Core.PersistentVolumeClaims(w.ns).Watch(ctx, opts)
-			},
-			handle: w.onClaim,
-		},
-		{
-			relist: w.relistEvents,
-			watch: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-				return w.c.Core.Events(w.ns).Watch(ctx, opts)
-			},
-			handle: w.onEvent,
-		},
-	}
-}
-
-func (w *watcher) listDataVolumes(ctx context.Context) (*cdiv1.DataVolumeList, error) {
-	return w.c.CDI.CdiV1beta1().DataVolumes(w.ns).List(ctx, metav1.ListOptions{LabelSelector: w.dvLabels, FieldSelector: w.dvFields})
-}
-
-func (w *watcher) listClaims(ctx context.Context) (*corev1.PersistentVolumeClaimList, error) {
-	return w.c.Core.PersistentVolumeClaims(w.ns).List(ctx, metav1.ListOptions{FieldSelector: w.claimFields})
-}
-
-func (w *watcher) listEvents(ctx context.Context) (*corev1.EventList, error) {
-	return w.c.Core.Events(w.ns).List(ctx, metav1.ListOptions{})
-}
-
-// run sends the opening messages, then follows the watches until ctx ends.
-func (w *watcher) run(ctx context.Context, out chan<- *instancev1.WatchDataVolumesResponse, res []*followed) {
-	defer close(out)
-	w.out = out
-	defer func() {
-		for _, r := range res {
-			r.stop()
-		}
-	}()
-	if w.sendInitial(ctx) != nil {
-		return
-	}
-	for _, r := range res {
-		if r.off {
-			continue
-		}
-		if err := r.begin(ctx); err != nil && w.resync(ctx, r, false) != nil {
-			return
-		}
-	}
-	for {
-		var err error
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-res[0].results():
-			err = w.dispatch(ctx, res[0], ev, ok)
-		case ev, ok := <-res[1].results():
-			err = w.dispatch(ctx, res[1], ev, ok)
-		case ev, ok := <-res[2].results():
-			err = w.dispatch(ctx, res[2], ev, ok)
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// sendInitial sends ADDED for every DataVolume listed, EVENT for the events
-// about them (oldest first), then SYNCED.
-func (w *watcher) sendInitial(ctx context.Context) error {
-	keys := make([]string, 0, len(w.dvs))
-	for k := range w.dvs {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		st := w.dvs[k]
-		st.msg = w.message(st.dv)
-		if err := w.send(ctx, instancev1.WatchDataVolumesResponse_ADDED, st.msg, nil); err != nil {
-			return err
-		}
-	}
-	events := w.initialEvents
-	w.initialEvents = nil
-	slices.SortStableFunc(events, func(a, b corev1.Event) int {
-		return lastSeen(&a).Compare(lastSeen(&b))
-	})
-	for i := range events {
-		if err := w.onEventObject(ctx, &events[i]); err != nil {
-			return err
-		}
-	}
-	return w.send(ctx, instancev1.WatchDataVolumesResponse_SYNCED, nil, nil)
-}
-
-// dispatch handles what one resource's watch delivered. The RetryWatcher
-// itself resumes after dropped connections and restarts; what ends it (an
-// expired resourceVersion, or an error it will not retry, such as Forbidden)
-// is handled here by listing again.
-func (w *watcher) dispatch(ctx context.Context, r *followed, ev watch.Event, ok bool) error {
-	if !ok {
-		return w.resync(ctx, r, false)
-	}
-	if ev.Type == watch.Error {
-		err := apierrors.FromObject(ev.Object)
-		gone := apierrors.IsResourceExpired(err) || apierrors.IsGone(err) || statusCode(err) == http.StatusGone
-		return w.resync(ctx, r, gone)
-	}
-	r.failures = 0
-	return r.handle(ctx, ev)
-}
-
-func statusCode(err error) int32 {
-	var status apierrors.APIStatus
-	if errors.As(err, &status) {
-		return status.Status().Code
-	}
-	return 0
-}
-
-// resync lists r again, sends what changed, and watches from there. An
-// expired resourceVersion relists at once; anything else waits, longer each
-// time, so that a watch the user may not make does not spin.
-func (w *watcher) resync(ctx context.Context, r *followed, now bool) error {
-	r.stop()
-	for {
-		if !now {
-			delay := watchRetryMax
-			if r.failures < 8 {
-				delay = min(watchRetryMin<<r.failures, watchRetryMax)
-			}
-			r.failures++
-			t := time.NewTimer(delay)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			case <-t.C:
-			}
-		}
-		now = false
-		rv, err := r.relist(ctx)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if err != nil {
-			continue
-		}
-		r.rv = rv
-		if err := r.begin(ctx); err == nil {
-			return nil
-		}
-	}
-}
-
-func (w *watcher) relistDataVolumes(ctx context.Context) (string, error) {
-	list, err := w.listDataVolumes(ctx)
-	if err != nil {
-		return "", err
-	}
-	present := map[string]bool{}
-	for i := range list.Items {
-		dv := &list.Items[i]
-		if !w.wanted(dv) {
-			continue
-		}
-		present[key(dv.Namespace, dv.Name)] = true
-		if err := w.upsert(ctx, dv); err != nil {
-			return "", err
-		}
-	}
-	var gone []string
-	for k := range w.dvs {
-		if !present[k] {
-			gone = append(gone, k)
-		}
-	}
-	slices.Sort(gone)
-	for _, k := range gone {
-		if err := w.remove(ctx, w.dvs[k].dv); err != nil {
-			return "", err
-		}
-	}
-	return list.ResourceVersion, nil
-}
-
-func (w *watcher) relistClaims(ctx context.Context) (string, error) {
-	list, err := w.listClaims(ctx)
-	if err != nil {
-		return "", err
-	}
-	old := w.claims
-	w.claims = map[string]*corev1.PersistentVolumeClaim{}
-	w.claimUIDs = map[types.UID]string{}
-	for i := range list.Items {
-		w.putClaim(&list.Items[i])
-	}
-	changed := map[string]bool{}
-	for k := range old {
-		changed[k] = true
-	}
-	for k := range w.claims {
-		changed[k] = true
-	}
-	keys := make([]string, 0, len(changed))
-	for k := range changed {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if err := w.refresh(ctx, k); err != nil {
-			return "", err
-		}
-	}
-	return list.ResourceVersion, nil
-}
-
-func (w *watcher) relistEvents(ctx context.Context) (string, error) {
-	list, err := w.listEvents(ctx)
-	if err != nil {
-		return "", err
-	}
-	slices.SortStableFunc(list.Items, func(a, b corev1.Event) int {
-		return lastSeen(&a).Compare(lastSeen(&b))
-	})
-	present := map[types.UID]bool{}
-	for i := range list.Items {
-		present[list.Items[i].UID] = true
-		if err := w.onEventObject(ctx, &list.Items[i]); err != nil {
-			return "", err
-		}
-	}
-	for uid := range w.seen {
-		if !present[uid] {
-			delete(w.seen, uid)
-		}
-	}
-	return list.ResourceVersion, nil
-}
-
-func (w *watcher) onDataVolume(ctx context.Context, ev watch.Event) error {
-	dv, ok := ev.Object.(*cdiv1.DataVolume)
-	if !ok || !w.wanted(dv) {
-		return nil
-	}
-	if ev.Type == watch.Deleted {
-		return w.remove(ctx, dv)
-	}
-	return w.upsert(ctx, dv)
-}
-
-func (w *watcher) onClaim(ctx context.Context, ev watch.Event) error {
-	pvc, ok := ev.Object.(*corev1.PersistentVolumeClaim)
-	if !ok {
-		return nil
-	}
-	k := key(pvc.Namespace, pvc.Name)
-	if ev.Type == watch.Deleted {
-		delete(w.claims, k)
-		delete(w.claimUIDs, pvc.UID)
-	} else {
-		w.putClaim(pvc)
-	}
-	return w.refresh(ctx, k)
-}
-
-func (w *watcher) onEvent(ctx context.Context, ev watch.Event) error {
-	e, ok := ev.Object.(*corev1.Event)
-	if !ok {
-		return nil
-	}
-	if ev.Type == watch.Deleted {
-		delete(w.seen, e.UID)
-		return nil
-	}
-	return w.onEventObject(ctx, e)
-}
-
-// onEventObject sends an event about a followed DataVolume, once per
-// resourceVersion (a repeat counts up and is news), and keeps one about a
-// DataVolume not seen yet for when it arrives.
-func (w *watcher) onEventObject(ctx context.Context, e *corev1.Event) error {
-	if rv, ok := w.seen[e.UID]; ok && rv == e.ResourceVersion {
-		return nil
-	}
-	w.seen[e.UID] = e.ResourceVersion
-	k := w.eventTarget(e)
-	if k == "" {
-		return nil
-	}
-	if st := w.dvs[k]; st != nil {
-		return w.send(ctx, instancev1.WatchDataVolumesResponse_EVENT, nil, toEvent(e, st.dv.Name))
-	}
-	if _, name, _ := strings.Cut(k, "/"); w.names != nil && !w.names[name] {
-		return nil
-	}
-	w.keep(k, e)
-	return nil
-}
-
-// eventTarget is the key of the DataVolume an event is about, or "": the
-// DataVolume itself, its claim, CDI's populator claim prime-UID, or the
-// importer pod (importer-NAME, or importer-prime-UID for populators).
-func (w *watcher) eventTarget(e *corev1.Event) string {
-	o := e.InvolvedObject
-	ns := o.Namespace
-	if ns == "" {
-		ns = e.Namespace
-	}
-	byUID := func(uid string) string {
-		if ck, ok := w.claimUIDs[types.UID(uid)]; ok {
-			return w.byClaim[ck]
-		}
-		return ""
-	}
-	switch o.Kind {
-	case "DataVolume":
-		return key(ns, o.Name)
-	case "PersistentVolumeClaim":
-		if uid, ok := strings.CutPrefix(o.Name, "prime-"); ok {
-			if k := byUID(uid); k != "" {
-				return k
-			}
-		}
-		if k, ok := w.byClaim[key(ns, o.Name)]; ok {
-			return k
-		}
-		return key(ns, o.Name)
-	case "Pod":
-		if uid, ok := strings.CutPrefix(o.Name, "importer-prime-"); ok {
-			if k := byUID(uid); k != "" {
-				return k
-			}
-		}
-		if name, ok := strings.CutPrefix(o.Name, "importer-"); ok {
-			return key(ns, name)
-		}
-	}
-	return ""
-}
-
-// keep holds an event for a DataVolume not seen yet, within bounds.
-func (w *watcher) keep(k string, e *corev1.Event) {
-	now := time.Now()
-	if _, ok := w.pending[k]; !ok && len(w.pending) >= pendingVolumes {
-		for pk, list := range w.pending {
-			if now.Sub(list[len(list)-1].at) > pendingTTL {
-				delete(w.pending, pk)
-			}
-		}
-		if len(w.pending) >= pendingVolumes {
-			return
-		}
-	}
-	w.pending[k] = append(w.pending[k], pendingEvent{ev: e, at: now})
-	if list := w.pending[k]; len(list) > pendingPerVolume {
-		w.pending[k] = list[len(list)-pendingPerVolume:]
-	}
-}
-
-func (w *watcher) upsert(ctx context.Context, dv *cdiv1.DataVolume) error {
-	k := key(dv.Namespace, dv.Name)
-	st := w.dvs[k]
-	if st != nil && claimName(st.dv) != claimName(dv) {
-		delete(w.byClaim, key(dv.Namespace, claimName(st.dv)))
-	}
-	w.byClaim[key(dv.Namespace, claimName(dv))] = k
-	msg := w.message(dv)
-	if st == nil {
-		w.dvs[k] = &watched{dv: dv, msg: msg}
-		if err := w.send(ctx, instancev1.WatchDataVolumesResponse_ADDED, msg, nil); err != nil {
-			return err
-		}
-		kept := w.pending[k]
-		delete(w.pending, k)
-		for _, p := range kept {
-			if time.Since(p.at) <= pendingTTL {
-				if err := w.send(ctx, instancev1.WatchDataVolumesResponse_EVENT, nil, toEvent(p.ev, dv.Name)); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	st.dv = dv
-	if proto.Equal(st.msg, msg) {
-		return nil
-	}
-	st.msg = msg
-	return w.send(ctx, instancev1.WatchDataVolumesResponse_MODIFIED, msg, nil)
-}
-
-func (w *watcher) remove(ctx context.Context, dv *cdiv1.DataVolume) error {
-	k := key(dv.Namespace, dv.Name)
-	st := w.dvs[k]
-	if st == nil {
-		return nil
-	}
-	delete(w.dvs, k)
-	delete(w.pending, k)
-	if ck := key(dv.Namespace, claimName(st.dv)); w.byClaim[ck] == k {
-		delete(w.byClaim, ck)
-	}
-	return w.send(ctx, instancev1.WatchDataVolumesResponse_DELETED, w.message(dv), nil)
-}
-
-// refresh sends MODIFIED for the DataVolume of claim k if the claim's change
-// changed its message.
-func (w *watcher) refresh(ctx context.Context, k string) error {
-	st := w.dvs[w.byClaim[k]]
-	if st == nil {
-		return nil
-	}
-	msg := w.message(st.dv)
-	if proto.Equal(st.msg, msg) {
-		return nil
-	}
-	st.msg = msg
-	return w.send(ctx, instancev1.WatchDataVolumesResponse_MODIFIED, msg, nil)
-}
-
-func (w *watcher) putClaim(pvc *corev1.PersistentVolumeClaim) {
-	k := key(pvc.Namespace, pvc.Name)
-	w.claims[k] = pvc
-	w.claimUIDs[pvc.UID] = k
-}
-
-func (w *watcher) wanted(dv *cdiv1.DataVolume) bool {
-	return w.names == nil || w.names[dv.Name]
-}
-
-// message is the DataVolume with its claim; the claim's storage class is
-// named but not read, which would cost a request per class.
-func (w *watcher) message(dv *cdiv1.DataVolume) *instancev1.DataVolume {
-	return toDataVolume(dv, w.claims[key(dv.Namespace, claimName(dv))], nil)
-}
-
-func (w *watcher) send(ctx context.Context, typ instancev1.WatchDataVolumesResponse_Type, dv *instancev1.DataVolume, ev *instancev1.Event) error {
-	msg := &instancev1.WatchDataVolumesResponse{Type: typ, DataVolume: dv, Event: ev}
-	select {
-	case w.out <- msg:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func key(ns, name string) string { return ns + "/" + name }
-
-func toEvent(e *corev1.Event, dataVolume string) *instancev1.Event {
-	count := e.Count
-	if e.Series != nil && e.Series.Count > count {
-		count = e.Series.Count
-	}
-	if count == 0 {
-		count = 1
-	}
-	ns := e.InvolvedObject.Namespace
-	if ns == "" {
-		ns = e.Namespace
-	}
-	return &instancev1.Event{
-		Type:       e.Type,
-		Reason:     e.Reason,
-		Message:    e.Message,
-		DataVolume: dataVolume,
-		Namespace:  ns,
-		Object:     e.InvolvedObject.Kind + "/" + e.InvolvedObject.Name,
-		Count:      count,
-		LastSeenAt: timestamp(metav1.NewTime(lastSeen(e))),
-	}
-}
-
-// lastSeen is when an event last happened, whichever API wrote it: core/v1
-// recorders set lastTimestamp, events.k8s.io/v1 ones eventTime and series.
-func lastSeen(e *corev1.Event) time.Time {
-	t := e.LastTimestamp.Time
-	if e.Series != nil && e.Series.LastObservedTime.After(t) {
-		t = e.Series.LastObservedTime.Time
-	}
-	if t.IsZero() {
-		t = e.EventTime.Time
-	}
-	if t.IsZero() {
-		t = e.CreationTimestamp.Time
-	}
-	return t
 }

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -298,12 +299,27 @@ func must(t *testing.T, err error) {
 // resource: the phases and progress in order, the claim, the events that
 // explain a stall, the deletion.
 func TestWatchImport(t *testing.T) {
+	testWatchImport(t, false)
+}
+
+// The same import followed with streaming lists (client-go's WatchList,
+// which kube-apiserver 1.32 serves): the first list of each resource is a
+// watch that sends the current state first and goes on, so each resource
+// costs one request.
+func TestWatchImportStreamingList(t *testing.T) {
+	testWatchImport(t, true)
+}
+
+func testWatchImport(t *testing.T, streaming bool) {
 	f := setup(t)
 	ctx := t.Context()
 	f.createDV(t, f.ns, "web", false)
 	sim := newSim(t, f.env)
 	prov := newCounted(t, f.env)
 	svc := instance.New(prov)
+	if streaming {
+		instance.SetWatchList(svc, true)
+	}
 
 	s := watchFor(t, svc, &instancev1.WatchDataVolumesRequest{Namespace: f.ns})
 	opening := s.until("SYNCED", is(synced, ""))
@@ -424,6 +440,9 @@ func TestWatchImport(t *testing.T) {
 		"list datavolumes": 1, "watch datavolumes": 1,
 		"list persistentvolumeclaims": 1, "watch persistentvolumeclaims": 1,
 		"list events": 1, "watch events": 1,
+	}
+	if streaming {
+		wantReqs = map[string]int{"watch datavolumes": 1, "watch persistentvolumeclaims": 1, "watch events": 1}
 	}
 	got2 := prov.reqs.snapshot()
 	t.Logf("requests over the whole watch: %v", got2)
@@ -797,5 +816,62 @@ func TestWatchClosesWithContext(t *testing.T) {
 		case <-timeout:
 			t.Fatal("the channel is still open 30 s after the context ended")
 		}
+	}
+}
+
+// Nothing of a watch outlives it: once its channel has closed, or Watch has
+// returned an error, no reflector, list or watcher goroutine is left.
+func TestWatchLeavesNoGoroutine(t *testing.T) {
+	f := setup(t)
+	f.createDV(t, f.ns, "one", false)
+	ctx, cancel := context.WithCancel(t.Context())
+	ch, err := f.svc.Watch(ctx, &instancev1.WatchDataVolumesRequest{Namespace: f.ns})
+	must(t, err)
+	for m := range ch {
+		if m.GetType() == synced {
+			break
+		}
+	}
+	if n := len(watchGoroutines()); n == 0 {
+		t.Fatal("no watch goroutine found while watching: the check below would prove nothing")
+	}
+	cancel()
+	for range ch {
+	}
+	noWatchGoroutines(t, "after the channel closed")
+
+	_, err = f.svc.Watch(t.Context(), &instancev1.WatchDataVolumesRequest{Scope: testenv.ContextNobody, Namespace: f.ns})
+	wantCode(t, err, connect.CodePermissionDenied)
+	noWatchGoroutines(t, "after a refused Watch")
+}
+
+// watchGoroutines are the stacks of the goroutines that run a watch: the
+// reflectors (and their lists) and the watcher.
+func watchGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var found []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "client-go/tools/cache.(*Reflector)") || strings.Contains(g, "pkg/instance.(*watcher)") {
+			found = append(found, g)
+		}
+	}
+	return found
+}
+
+func noWatchGoroutines(t *testing.T, when string) {
+	t.Helper()
+	// A goroutine that has done its last work may still be on its way
+	// out; give it a moment.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := watchGoroutines()
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s, %d watch goroutines left:\n%s", when, len(left), strings.Join(left, "\n\n"))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
