@@ -53,5 +53,5 @@ func Run(m daemon.Runner, setup func(*Cluster) error) int {
 // none.
 func Require(t testing.TB) *Cluster {
 	t.Helper()
-	return state.Require(t, "cephenv")
+	return state.Require(t, "cephenv", "testenv.Main(m, testenv.WithCeph()), or cephenv.Main(m, nil) without an API server")
 }

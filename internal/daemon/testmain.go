@@ -131,15 +131,15 @@ func (s *State[T]) RunMain(m Runner, opts MainOptions[T]) int {
 // Require is the body of an environment's Require: it returns the
 // environment RunMain started, or else skips t saying why there is none, or
 // fails t when RunMain was not called. name is the environment's package, as
-// in MainOptions.Name.
-func (s *State[T]) Require(t testing.TB, name string) T {
+// in MainOptions.Name; startedBy says what TestMain must call to start it.
+func (s *State[T]) Require(t testing.TB, name, startedBy string) T {
 	t.Helper()
 	var none T
 	if s.env != none {
 		return s.env
 	}
 	if s.unavailable == "" {
-		t.Fatalf("%s.Require needs %s.Main in the package's TestMain", name, name)
+		t.Fatalf("%s.Require: nothing started it; the package's TestMain must be %s", name, startedBy)
 	}
 	t.Skip(s.unavailable)
 	return none

@@ -117,5 +117,5 @@ func (o mainOptions) setup(e *Env) error {
 // is none.
 func Require(t testing.TB) *Env {
 	t.Helper()
-	return state.Require(t, "testenv")
+	return state.Require(t, "testenv", "testenv.Main(m, ...)")
 }
