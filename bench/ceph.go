@@ -513,7 +513,8 @@ func cephSection(w io.Writer, c cephResult) {
 	fmt.Fprintf(w, "  the plugin as Krew installs it: kubectl-otterscale and otterscale-ceph copied into one directory, no $OTTERSCALE_CEPH_WORKER;\n")
 	fmt.Fprintf(w, "  it gets Ceph from --ceph-mon-host and --ceph-key-file (no API server lookup), rbd the same from -m and --keyfile (-c %s);\n", os.DevNull)
 	fmt.Fprintf(w, "  \"(Rook)\" rows find Ceph through Rook's Secret and ConfigMap in the local API server instead.\n")
-	fmt.Fprintf(w, "  whole process, exec to exit; one untimed run of each, then N=%d of each, interleaved, order rotated each round; median\n", len(firstTimes(c)))
+	fmt.Fprintf(w, "  whole process, exec to exit; one untimed run of each, then N=%d of each, interleaved, order rotated each round,\n", len(firstTimes(c)))
+	fmt.Fprintf(w, "  each started %v after the last (the monitor proposes at most every 0.1 s); median\n", settle)
 	fmt.Fprintf(w, "  (setup %s, the whole section %s)\n", c.setup.Round(time.Second), c.elapsed.Round(time.Second))
 	for _, set := range slices.Concat(c.create, c.list, c.admin) {
 		timedSection(w, set)
