@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/otterscale/kubectl-otterscale/internal/daemon"
 )
 
 // The proxy's stderr as pkg/worker's Pool writes it through slog: the
@@ -44,10 +46,7 @@ func TestPeakOfTree(t *testing.T) {
 	}
 	sleep, err := exec.LookPath("sleep")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("no sleep(1): CI must have coreutils")
-		}
-		t.Skip("no sleep(1)")
+		daemon.Absent(t, "no sleep(1) (coreutils)")
 	}
 	data, err := os.ReadFile(sleep)
 	if err != nil {

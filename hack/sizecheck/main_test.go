@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/otterscale/kubectl-otterscale/internal/daemon"
 )
 
 // repo makes a git repository with the given files (path to size) added to
@@ -14,7 +16,7 @@ import (
 func repo(t *testing.T, files map[string]int) string {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
+		daemon.Absent(t, "git is not installed")
 	}
 	dir := t.TempDir()
 	run := func(args ...string) {
@@ -94,7 +96,7 @@ func TestCheck(t *testing.T) {
 // The repository itself must pass: this is what `make lint` checks.
 func TestRepositoryPasses(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
+		daemon.Absent(t, "git is not installed")
 	}
 	var out bytes.Buffer
 	if err := check(&out, "../..", 1<<20, nil); err != nil {

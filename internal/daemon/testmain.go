@@ -11,6 +11,21 @@ import (
 	"time"
 )
 
+// InCI says whether this is a CI run (CI=true), where `make test` has
+// installed every component first, so a missing one is a failure, never a
+// skip.
+func InCI() bool { return os.Getenv("CI") == "true" }
+
+// Absent ends t because a component it needs is missing: a skip that says
+// what is missing and what installs it, or in CI a failure.
+func Absent(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf(format+" (CI must have it)", args...)
+	}
+	t.Skipf(format, args...)
+}
+
 // Runner is what RunMain runs: *testing.M, or another environment's runner
 // wrapping it, so that a package can start, say, both an API server and a
 // Ceph cluster around its tests (testenv.WithCeph).
@@ -81,7 +96,7 @@ func (s *State[T]) RunMain(m Runner, opts MainOptions[T]) int {
 		return m.Run()
 	}
 	if err := opts.Missing(); err != nil {
-		if os.Getenv("CI") == "true" {
+		if InCI() {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", opts.Name, err)
 			return 1
 		}

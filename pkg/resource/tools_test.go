@@ -6,33 +6,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// tool is a pinned tool's path: $OTTERSCALE_BUF or $OTTERSCALE_GRPCURL as
-// the Makefile exports them, else the cache it builds them into. Missing,
-// it skips, except in CI, where `make test` builds both first.
-func tool(t *testing.T, env, name string) string {
-	t.Helper()
-	if p := os.Getenv(env); p != "" {
-		return p
-	}
-	home, _ := os.UserHomeDir()
-	matches, _ := filepath.Glob(filepath.Join(home, ".cache", "kubectl-otterscale", "bin", name+"-v*"))
-	if len(matches) == 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no %s ($%s or the tool cache); CI must have it", name, env)
-		}
-		t.Skipf("no %s: run make tools", name)
-	}
-	return matches[len(matches)-1]
-}
+	"github.com/otterscale/kubectl-otterscale/internal/testenv"
+)
 
 // buf curl and grpcurl, which read the schema from reflection, call the
 // new services as the README shows: the edition 2023 descriptors and
 // upstream's method option must reach them intact.
 func TestReflectionClients(t *testing.T) {
 	f := setup(t)
-	buf, grpcurl := tool(t, "OTTERSCALE_BUF", "buf"), tool(t, "OTTERSCALE_GRPCURL", "grpcurl")
+	buf, grpcurl := testenv.Tool(t, "OTTERSCALE_BUF", "buf"), testenv.Tool(t, "OTTERSCALE_GRPCURL", "grpcurl")
 	f.createDataVolume(t, "by-tool")
 	host := strings.TrimPrefix(f.url, "http://")
 	run := func(name string, args ...string) string {

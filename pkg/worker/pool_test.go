@@ -22,6 +22,7 @@ import (
 
 	storagev1 "github.com/otterscale/kubectl-otterscale/gen/otterscale/storage/v1"
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
+	"github.com/otterscale/kubectl-otterscale/internal/daemon"
 	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/worker"
 	"github.com/otterscale/kubectl-otterscale/pkg/worker/internal/fake"
@@ -379,7 +380,7 @@ func TestCloseStopsWorkers(t *testing.T) {
 // log.
 func TestRealWorkerNeverShowsTheKey(t *testing.T) {
 	if realWorker != nil {
-		if os.Getenv("CI") == "true" && !testing.Short() {
+		if daemon.InCI() && !testing.Short() {
 			t.Fatalf("CI must have otterscale-ceph: %v", realWorker)
 		}
 		t.Skip(realWorker)

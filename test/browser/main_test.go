@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/otterscale/kubectl-otterscale/internal/cephenv"
+	"github.com/otterscale/kubectl-otterscale/internal/daemon"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 	"github.com/otterscale/kubectl-otterscale/pkg/cephconf"
 	"github.com/otterscale/kubectl-otterscale/pkg/instance"
@@ -68,11 +69,7 @@ func requireBrowser(t *testing.T, generated ...string) tools {
 	if len(missing) == 0 {
 		return tl
 	}
-	msg := "browser test needs " + strings.Join(missing, ", ")
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	daemon.Absent(t, "browser test needs %s", strings.Join(missing, ", "))
 	return tl
 }
 

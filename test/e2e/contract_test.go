@@ -36,7 +36,7 @@ type upstreamSchema struct{ files *protoregistry.Files }
 
 func loadUpstream(t *testing.T) upstreamSchema {
 	t.Helper()
-	buf := tool(t, "OTTERSCALE_BUF", "buf")
+	buf := testenv.Tool(t, "OTTERSCALE_BUF", "buf")
 	image := filepath.Join(t.TempDir(), "upstream.binpb")
 	cmd := exec.CommandContext(t.Context(), buf, "build", "testdata/upstream", "-o", image)
 	cmd.Env = append(os.Environ(), "BUF_CACHE_DIR="+t.TempDir())

@@ -21,25 +21,6 @@ import (
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 )
 
-// tool finds a client the tests call the proxy with: $OTTERSCALE_<NAME>
-// (make test builds buf and grpcurl at pinned versions), else PATH.
-func tool(t *testing.T, envVar, name string) string {
-	t.Helper()
-	if p := os.Getenv(envVar); p != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is missing ($%s or PATH); CI must have it", name, envVar)
-	}
-	t.Skipf("%s is missing ($%s or PATH)", name, envVar)
-	return ""
-}
-
 // client runs one client command and returns its stdout, failing the test
 // on a non-zero exit.
 func client(t *testing.T, name string, args ...string) string {
@@ -89,9 +70,9 @@ var servingRe = regexp.MustCompile(`Serving the OtterScale API on (http://\S+) `
 func TestProxyWithCLIClients(t *testing.T) {
 	env, c := testenv.Require(t), cephenv.Require(t)
 	dir := pluginOnPath(t)
-	curl := tool(t, "OTTERSCALE_CURL", "curl")
-	buf := tool(t, "OTTERSCALE_BUF", "buf")
-	grpcurl := tool(t, "OTTERSCALE_GRPCURL", "grpcurl")
+	curl := testenv.Tool(t, "OTTERSCALE_CURL", "curl")
+	buf := testenv.Tool(t, "OTTERSCALE_BUF", "buf")
+	grpcurl := testenv.Tool(t, "OTTERSCALE_GRPCURL", "grpcurl")
 	ctx := t.Context()
 	const ns = "e2e-proxy"
 	if _, err := env.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {

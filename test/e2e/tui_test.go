@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	cdiclient "kubevirt.io/client-go/containerizeddataimporter"
 	cdiv1 "kubevirt.io/containerized-data-importer-api/pkg/apis/core/v1beta1"
 
+	"github.com/otterscale/kubectl-otterscale/internal/daemon"
 	"github.com/otterscale/kubectl-otterscale/internal/testenv"
 )
 
@@ -28,10 +28,7 @@ type tmuxSession struct {
 func newTmux(t *testing.T, env *testenv.Env, dir string, command string) *tmuxSession {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("tmux is not installed; make system-deps installs it")
-		}
-		t.Skip("tmux is not installed (make system-deps installs it)")
+		daemon.Absent(t, "tmux is not installed (make system-deps installs it)")
 	}
 	s := &tmuxSession{t: t, name: "otterscale-e2e-" + strings.ReplaceAll(t.Name(), "/", "-")}
 	shell := "export PATH=" + dir + ":$PATH KUBECONFIG=" + env.Kubeconfig + " TERM=xterm-256color; " + command + "; echo EXITED=$?; sleep 30"
