@@ -76,7 +76,7 @@ func newForwarder(target *url.URL, logger *slog.Logger, errs *connect.ErrorWrite
 		Rewrite:        f.rewrite,
 		Transport:      roundTripperFunc(f.roundTrip),
 		FlushInterval:  -1,
-		ModifyResponse: dropUpstreamCORS,
+		ModifyResponse: f.modifyResponse,
 		ErrorHandler:   f.fail,
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
@@ -123,6 +123,30 @@ func (f *forwarder) rewrite(pr *httputil.ProxyRequest) {
 	h.Del("Access-Control-Request-Headers")
 	// With Rewrite, ReverseProxy drops the caller's X-Forwarded-* headers
 	// and adds none of its own.
+}
+
+// duplexContext holds an HTTP/1.1 caller's ResponseController for
+// modifyResponse.
+type duplexContext struct{}
+
+// modifyResponse readies the upstream's answer to go back to the caller.
+//
+// The upstream may answer before the caller has sent all of its request:
+// HTTP/1.1's server would then drain and close the request body as soon as
+// the answer's headers go out, cutting the request the transport is still
+// writing upstream, and with it the stream; so once the upstream has
+// answered, the proxy reads and writes at once (full duplex). Only then:
+// the proxy's own answers (an unreachable upstream) keep net/http's
+// default, which reads the caller's request to its end before answering,
+// where full duplex would close the connection on an unread request and
+// the caller would see it reset instead of the answer.
+func (f *forwarder) modifyResponse(res *http.Response) error {
+	if rc, ok := res.Request.Context().Value(duplexContext{}).(*http.ResponseController); ok {
+		if err := rc.EnableFullDuplex(); err != nil {
+			f.logger.Warn("forward: full duplex", "procedure", res.Request.URL.Path, "error", err)
+		}
+	}
+	return dropUpstreamCORS(res)
 }
 
 // dropUpstreamCORS removes the upstream's own CORS headers: the proxy
@@ -180,15 +204,8 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer stop()
 		r = r.WithContext(ctx)
 	}
-	// The upstream may answer before the caller has sent all of its
-	// request: HTTP/1.1's server would then drain and close the request
-	// body as soon as the answer's headers go out, cutting the request the
-	// transport is still writing upstream, and with it the stream. A proxy
-	// reads and writes at once.
 	if r.ProtoMajor == 1 {
-		if err := http.NewResponseController(w).EnableFullDuplex(); err != nil {
-			f.logger.Warn("forward: full duplex", "procedure", r.URL.Path, "error", err)
-		}
+		r = r.WithContext(context.WithValue(r.Context(), duplexContext{}, http.NewResponseController(w)))
 	}
 	sw := &statusWriter{ResponseWriter: w}
 	f.rp.ServeHTTP(sw, r)
